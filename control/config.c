@@ -1,0 +1,962 @@
+/* config.c: loads a sluice YAML config into struct sl_config and validates
+ * every layer (ports, graph, clusters, mapping, dataplane) before anything
+ * starts. The first error wins and names file:line:col. */
+#include "control/config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "control/yaml_tree.h"
+
+#define MAX_CORES 1024
+
+int sl_errf(struct sl_err *err, const struct sl_loc *loc, const char *fmt, ...)
+{
+	va_list ap;
+	int n = 0;
+
+	if (loc)
+		n = snprintf(err->msg, sizeof(err->msg), "%s:%d:%d: ", loc->file, loc->line,
+			     loc->col);
+	if (n < 0 || (size_t)n >= sizeof(err->msg))
+		n = 0;
+	va_start(ap, fmt);
+	vsnprintf(err->msg + n, sizeof(err->msg) - n, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+/* ---- CPU pool ---------------------------------------------------------- */
+
+unsigned sl_cpu_parse_list(const char *s, unsigned *cores, unsigned max)
+{
+	unsigned n = 0;
+	while (s && *s && n < max) {
+		char *end;
+		while (*s == ',' || isspace((unsigned char)*s))
+			s++;
+		if (!isdigit((unsigned char)*s))
+			break;
+		unsigned long a = strtoul(s, &end, 10), b = a;
+		s = end;
+		if (*s == '-') {
+			b = strtoul(s + 1, &end, 10);
+			s = end;
+		}
+		for (unsigned long c = a; c <= b && n < max; c++)
+			cores[n++] = (unsigned)c;
+	}
+	return n;
+}
+
+static unsigned read_cpu_file(const char *path, unsigned *cores, unsigned max)
+{
+	char buf[4096] = "";
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return 0;
+	if (!fgets(buf, sizeof(buf), f))
+		buf[0] = '\0';
+	fclose(f);
+	return sl_cpu_parse_list(buf, cores, max);
+}
+
+bool sl_cpu_is_isolated(unsigned cpu)
+{
+	unsigned iso[MAX_CORES];
+	unsigned n = read_cpu_file("/sys/devices/system/cpu/isolated", iso, MAX_CORES);
+	for (unsigned i = 0; i < n; i++)
+		if (iso[i] == cpu)
+			return true;
+	return false;
+}
+
+unsigned sl_cpu_default_pool(unsigned *cores, unsigned max)
+{
+	unsigned n = read_cpu_file("/sys/devices/system/cpu/isolated", cores, max);
+	if (n > 0)
+		return n;
+	n = read_cpu_file("/sys/devices/system/cpu/online", cores, max);
+	if (n > 1) {
+		memmove(cores, cores + 1, (n - 1) * sizeof(*cores));
+		return n - 1;
+	}
+	return n;
+}
+
+/* ---- small helpers ------------------------------------------------------ */
+
+struct loader {
+	struct sl_config *c;
+	struct sl_err *err;
+	const struct sl_ynode *root;
+};
+
+static int expect_kind(struct loader *L, const struct sl_ynode *n, enum sl_ynode_kind k,
+		       const char *what)
+{
+	if (n->kind == k)
+		return 0;
+	return sl_errf(L->err, &n->loc, "%s must be %s, not %s", what, sl_yaml_kind_name(k),
+		       sl_yaml_kind_name(n->kind));
+}
+
+/* Reject keys of map n not in the NULL-terminated list allowed. */
+static int check_keys(struct loader *L, const struct sl_ynode *n, const char *const *allowed,
+		      const char *where)
+{
+	for (size_t i = 0; i < n->n; i++) {
+		const char *k = n->keys[i]->str;
+		bool ok = false;
+		for (const char *const *a = allowed; *a && !ok; a++)
+			ok = strcmp(*a, k) == 0;
+		if (!ok) {
+			char list[256] = "";
+			for (const char *const *a = allowed; *a; a++) {
+				strncat(list, *a, sizeof(list) - strlen(list) - 3);
+				if (a[1])
+					strncat(list, ", ", sizeof(list) - strlen(list) - 1);
+			}
+			return sl_errf(L->err, &n->keys[i]->loc,
+				       "unknown key '%s' in %s (expected one of: %s)", k, where,
+				       list);
+		}
+	}
+	return 0;
+}
+
+static bool valid_name(const char *s)
+{
+	if (!*s || !(isalpha((unsigned char)*s) || *s == '_'))
+		return false;
+	for (; *s; s++)
+		if (!isalnum((unsigned char)*s) && *s != '_' && *s != '-')
+			return false;
+	return true;
+}
+
+static int check_name(struct loader *L, const struct sl_ynode *key, const char *what)
+{
+	if (strlen(key->str) >= SL_NAME_MAX - 4)
+		return sl_errf(L->err, &key->loc, "%s name '%s' is longer than %d characters",
+			       what, key->str, SL_NAME_MAX - 5);
+	if (!valid_name(key->str))
+		return sl_errf(L->err, &key->loc,
+			       "%s name '%s' must start with a letter or '_' and hold only "
+			       "letters, digits, '_' and '-'",
+			       what, key->str);
+	return 0;
+}
+
+static int parse_uint(struct loader *L, const struct sl_ynode *n, const char *key,
+		      uint64_t min, uint64_t max, uint64_t *out)
+{
+	if (n->kind != SL_Y_SCALAR)
+		return sl_errf(L->err, &n->loc, "'%s' must be an integer, not %s", key,
+			       sl_yaml_kind_name(n->kind));
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(n->str, &end, 0);
+	if (!isdigit((unsigned char)n->str[0]) || *end || errno)
+		return sl_errf(L->err, &n->loc, "'%s' must be an integer, got '%s'", key, n->str);
+	if (v < min || v > max)
+		return sl_errf(L->err, &n->loc, "'%s' is %llu, expected %llu to %llu", key, v,
+			       (unsigned long long)min, (unsigned long long)max);
+	*out = v;
+	return 0;
+}
+
+static int parse_bool(struct loader *L, const struct sl_ynode *n, const char *key, bool *out)
+{
+	if (n->kind == SL_Y_SCALAR) {
+		if (!strcmp(n->str, "true") || !strcmp(n->str, "yes") || !strcmp(n->str, "on")) {
+			*out = true;
+			return 0;
+		}
+		if (!strcmp(n->str, "false") || !strcmp(n->str, "no") || !strcmp(n->str, "off")) {
+			*out = false;
+			return 0;
+		}
+	}
+	return sl_errf(L->err, &n->loc, "'%s' must be true or false", key);
+}
+
+static int parse_str(struct loader *L, const struct sl_ynode *n, const char *key, char **out)
+{
+	if (n->kind != SL_Y_SCALAR)
+		return sl_errf(L->err, &n->loc, "'%s' must be a string, not %s", key,
+			       sl_yaml_kind_name(n->kind));
+	if (!n->str[0])
+		return sl_errf(L->err, &n->loc, "'%s' must not be empty", key);
+	free(*out);
+	*out = strdup(n->str);
+	return *out ? 0 : sl_errf(L->err, &n->loc, "out of memory");
+}
+
+int sl_config_find_stage(const struct sl_config *c, const char *name)
+{
+	for (unsigned i = 0; i < c->n_stages; i++)
+		if (!strcmp(c->stages[i].name, name))
+			return (int)i;
+	return -1;
+}
+
+int sl_config_find_port(const struct sl_config *c, const char *name)
+{
+	for (unsigned i = 0; i < c->n_ports; i++)
+		if (!strcmp(c->ports[i].name, name))
+			return (int)i;
+	return -1;
+}
+
+/* ---- ports -------------------------------------------------------------- */
+
+static int load_ports(struct loader *L, const struct sl_ynode *n)
+{
+	static const char *const keys[] = {"driver", "devargs", "iface", "queue", "rx_desc",
+					   "tx_desc", NULL};
+	struct sl_config *c = L->c;
+
+	if (expect_kind(L, n, SL_Y_MAP, "'ports'") < 0)
+		return -1;
+	c->ports = calloc(n->n ? n->n : 1, sizeof(*c->ports));
+	for (size_t i = 0; i < n->n; i++) {
+		const struct sl_ynode *k = n->keys[i], *v = n->items[i];
+		struct sl_conf_port *p = &c->ports[c->n_ports++];
+		p->name = strdup(k->str);
+		p->loc = k->loc;
+		p->rx_desc = 1024;
+		p->tx_desc = 1024;
+		if (check_name(L, k, "port") < 0)
+			return -1;
+		if (v->kind != SL_Y_MAP)
+			return sl_errf(L->err, &v->loc, "port '%s' must be a mapping, not %s",
+				       k->str, sl_yaml_kind_name(v->kind));
+		if (check_keys(L, v, keys, "a port") < 0)
+			return -1;
+		const struct sl_ynode *d = sl_yaml_get(v, "driver");
+		if (!d)
+			return sl_errf(L->err, &k->loc, "port '%s' has no 'driver' (expected dpdk)",
+				       k->str);
+		if (parse_str(L, d, "driver", &p->driver) < 0)
+			return -1;
+		const struct sl_ynode *x;
+		if ((x = sl_yaml_get(v, "devargs")) && parse_str(L, x, "devargs", &p->devargs) < 0)
+			return -1;
+		if ((x = sl_yaml_get(v, "iface")) && parse_str(L, x, "iface", &p->iface) < 0)
+			return -1;
+		if ((x = sl_yaml_get(v, "queue")) && parse_uint(L, x, "queue", 0, 1023, &p->queue))
+			return -1;
+		if ((x = sl_yaml_get(v, "rx_desc")) &&
+		    parse_uint(L, x, "rx_desc", 64, 16384, &p->rx_desc) < 0)
+			return -1;
+		if ((x = sl_yaml_get(v, "tx_desc")) &&
+		    parse_uint(L, x, "tx_desc", 64, 16384, &p->tx_desc) < 0)
+			return -1;
+		if (!strcmp(p->driver, "dpdk")) {
+			if (!p->devargs)
+				return sl_errf(L->err, &k->loc,
+					       "port '%s' (driver dpdk) needs 'devargs'", k->str);
+			if (p->iface)
+				return sl_errf(L->err, &sl_yaml_get(v, "iface")->loc,
+					       "'iface' is for af_xdp ports; driver dpdk takes "
+					       "'devargs'");
+			for (unsigned j = 0; j + 1 < c->n_ports; j++)
+				if (c->ports[j].devargs &&
+				    !strcmp(c->ports[j].devargs, p->devargs))
+					return sl_errf(L->err, &sl_yaml_get(v, "devargs")->loc,
+						       "port '%s' uses the same devargs as port "
+						       "'%s'",
+						       k->str, c->ports[j].name);
+		} else if (!strcmp(p->driver, "af_xdp")) {
+			return sl_errf(L->err, &d->loc,
+				       "port '%s': driver 'af_xdp' is not available in this build "
+				       "(expected dpdk)",
+				       k->str);
+		} else {
+			return sl_errf(L->err, &d->loc,
+				       "port '%s': unknown driver '%s' (expected dpdk)", k->str,
+				       p->driver);
+		}
+	}
+	return 0;
+}
+
+/* ---- stages ------------------------------------------------------------- */
+
+static int load_param(struct loader *L, const struct sl_param *pr, const struct sl_ynode *v,
+		      void *conf)
+{
+	char *base = conf;
+	switch (pr->kind) {
+	case SL_PARAM_UINT:
+		return parse_uint(L, v, pr->name, pr->min, pr->max,
+				  (uint64_t *)(base + pr->offset));
+	case SL_PARAM_BOOL:
+		return parse_bool(L, v, pr->name, (bool *)(base + pr->offset));
+	case SL_PARAM_STR:
+		return parse_str(L, v, pr->name, (char **)(base + pr->offset));
+	case SL_PARAM_PORT:
+		if (parse_str(L, v, pr->name, (char **)(base + pr->offset)) < 0)
+			return -1;
+		if (sl_config_find_port(L->c, v->str) < 0)
+			return sl_errf(L->err, &v->loc, "'%s' names unknown port '%s'", pr->name,
+				       v->str);
+		return 0;
+	case SL_PARAM_STRLIST: {
+		struct sl_strlist *sl = (struct sl_strlist *)(base + pr->offset);
+		if (v->kind != SL_Y_SEQ)
+			return sl_errf(L->err, &v->loc, "'%s' must be a sequence of strings",
+				       pr->name);
+		sl->v = calloc(v->n ? v->n : 1, sizeof(char *));
+		for (size_t i = 0; i < v->n; i++)
+			if (parse_str(L, v->items[i], pr->name, &sl->v[sl->n++]) < 0)
+				return -1;
+		return 0;
+	}
+	}
+	return -1;
+}
+
+static void free_stage_conf(struct sl_conf_stage *s)
+{
+	if (!s->type || !s->conf)
+		return;
+	for (unsigned i = 0; i < s->type->n_params; i++) {
+		const struct sl_param *pr = &s->type->params[i];
+		char *base = s->conf;
+		if (pr->kind == SL_PARAM_STR || pr->kind == SL_PARAM_PORT) {
+			free(*(char **)(base + pr->offset));
+		} else if (pr->kind == SL_PARAM_STRLIST) {
+			struct sl_strlist *sl = (struct sl_strlist *)(base + pr->offset);
+			for (unsigned j = 0; j < sl->n; j++)
+				free(sl->v[j]);
+			free(sl->v);
+		}
+	}
+}
+
+static int load_stage(struct loader *L, const struct sl_ynode *k, const struct sl_ynode *v,
+		      struct sl_conf_stage *s)
+{
+	s->name = strdup(k->str);
+	s->loc = k->loc;
+	s->instances = 1;
+	s->port = -1;
+	if (check_name(L, k, "stage") < 0)
+		return -1;
+	if (v->kind != SL_Y_MAP)
+		return sl_errf(L->err, &v->loc, "stage '%s' must be a mapping, not %s", k->str,
+			       sl_yaml_kind_name(v->kind));
+	const struct sl_ynode *t = sl_yaml_get(v, "type");
+	if (!t)
+		return sl_errf(L->err, &k->loc, "stage '%s' has no 'type'", k->str);
+	if (t->kind != SL_Y_SCALAR)
+		return sl_errf(L->err, &t->loc, "'type' must be a string");
+	s->type = sl_stage_type_find(t->str);
+	if (!s->type) {
+		char list[256] = "";
+		for (const struct sl_stage_type *x = sl_stage_type_first(); x; x = x->next) {
+			strncat(list, x->name, sizeof(list) - strlen(list) - 3);
+			if (x->next)
+				strncat(list, ", ", sizeof(list) - strlen(list) - 1);
+		}
+		return sl_errf(L->err, &t->loc, "unknown stage type '%s' (known: %s)", t->str,
+			       list);
+	}
+	s->conf = calloc(1, s->type->conf_size ? s->type->conf_size : 1);
+
+	for (size_t i = 0; i < v->n; i++) {
+		const char *key = v->keys[i]->str;
+		const struct sl_ynode *val = v->items[i];
+		if (!strcmp(key, "type"))
+			continue;
+		if (!strcmp(key, "instances")) {
+			uint64_t n;
+			if (parse_uint(L, val, "instances", 1, SL_STAGE_MAX_OUTPUTS, &n) < 0)
+				return -1;
+			s->instances = (uint16_t)n;
+			continue;
+		}
+		const struct sl_param *pr = NULL;
+		for (unsigned j = 0; j < s->type->n_params && !pr; j++)
+			if (!strcmp(s->type->params[j].name, key))
+				pr = &s->type->params[j];
+		if (!pr) {
+			char list[256] = "type, instances";
+			for (unsigned j = 0; j < s->type->n_params; j++) {
+				strncat(list, ", ", sizeof(list) - strlen(list) - 1);
+				strncat(list, s->type->params[j].name,
+					sizeof(list) - strlen(list) - 1);
+			}
+			return sl_errf(L->err, &v->keys[i]->loc,
+				       "unknown key '%s' for stage type %s (expected one of: %s)",
+				       key, s->type->name, list);
+		}
+		if (load_param(L, pr, val, s->conf) < 0)
+			return -1;
+	}
+	for (unsigned j = 0; j < s->type->n_params; j++) {
+		const struct sl_param *pr = &s->type->params[j];
+		const struct sl_ynode *val = sl_yaml_get(v, pr->name);
+		if (!val && pr->required)
+			return sl_errf(L->err, &k->loc, "stage '%s' (type %s) needs '%s'", k->str,
+				       s->type->name, pr->name);
+		if (!val && pr->kind == SL_PARAM_UINT)
+			*(uint64_t *)((char *)s->conf + pr->offset) = pr->def;
+		if (!val && pr->kind == SL_PARAM_BOOL)
+			*(bool *)((char *)s->conf + pr->offset) = pr->def != 0;
+	}
+	if (s->type->needs_port)
+		s->port = sl_config_find_port(L->c, *(char **)s->conf);
+	if (s->type->dynamic_outputs && s->instances > 1)
+		return sl_errf(L->err, &sl_yaml_get(v, "instances")->loc,
+			       "stage '%s' (type %s) spreads over the instances of the stage it "
+			       "feeds and cannot have instances itself",
+			       k->str, s->type->name);
+	return 0;
+}
+
+/* ---- connectors --------------------------------------------------------- */
+
+static char *trim(char *s)
+{
+	while (isspace((unsigned char)*s))
+		s++;
+	char *e = s + strlen(s);
+	while (e > s && isspace((unsigned char)e[-1]))
+		*--e = '\0';
+	return s;
+}
+
+static int add_link(struct loader *L, int from, int from_port, int to, struct sl_loc loc)
+{
+	struct sl_config *c = L->c;
+	for (unsigned i = 0; i < c->n_links; i++) {
+		struct sl_conf_link *l = &c->links[i];
+		if (l->from != from || l->from_port != from_port)
+			continue;
+		char pb[SL_LABEL_MAX];
+		const char *pn = sl_stage_output_name(c->stages[from].type, from_port, pb,
+						      sizeof(pb));
+		if (l->to == to)
+			return sl_errf(L->err, &loc,
+				       "duplicate connector %s.%s -> %s (first at line %d:%d)",
+				       c->stages[from].name, pn, c->stages[to].name, l->loc.line,
+				       l->loc.col);
+		return sl_errf(L->err, &loc,
+			       "output %s.%s is already connected to '%s' (at line %d:%d); an "
+			       "output port feeds one stage",
+			       c->stages[from].name, pn, c->stages[l->to].name, l->loc.line,
+			       l->loc.col);
+	}
+	struct sl_conf_link *nl = realloc(c->links, (c->n_links + 1) * sizeof(*nl));
+	if (!nl)
+		return sl_errf(L->err, &loc, "out of memory");
+	c->links = nl;
+	nl[c->n_links++] = (struct sl_conf_link){(uint16_t)from, (uint16_t)from_port,
+						 (uint16_t)to, loc};
+	return 0;
+}
+
+static int load_chain(struct loader *L, const struct sl_ynode *n)
+{
+	struct sl_config *c = L->c;
+	if (n->kind != SL_Y_SCALAR)
+		return sl_errf(L->err, &n->loc,
+			       "a connector must be a string such as \"a -> b.port -> c\"");
+	char *buf = strdup(n->str);
+	char *p = buf;
+	int prev = -1, prev_port = 0, count = 0, rc = 0;
+	struct sl_loc prev_loc = n->loc;
+
+	for (;;) {
+		char *arrow = strstr(p, "->");
+		if (arrow)
+			*arrow = '\0';
+		char *el = trim(p);
+		struct sl_loc loc = n->loc;
+		loc.col += (int)(el - buf) + (n->quoted ? 1 : 0);
+		if (!*el) {
+			rc = sl_errf(L->err, &loc, "empty stage name in connector '%s'", n->str);
+			break;
+		}
+		char *dot = strchr(el, '.');
+		char *port = NULL;
+		if (dot) {
+			*dot = '\0';
+			port = dot + 1;
+		}
+		int s = sl_config_find_stage(c, el);
+		if (s < 0) {
+			rc = sl_errf(L->err, &loc, "connector names unknown stage '%s'", el);
+			break;
+		}
+		const struct sl_stage_type *t = c->stages[s].type;
+		if (prev >= 0) {
+			if (t->is_source) {
+				rc = sl_errf(L->err, &loc,
+					     "stage '%s' (type %s) is a source and takes no input",
+					     el, t->name);
+				break;
+			}
+			if (add_link(L, prev, prev_port, s, prev_loc) < 0) {
+				rc = -1;
+				break;
+			}
+			c->stages[s].has_input = true;
+		}
+		count++;
+		if (!arrow) {
+			if (port) {
+				rc = sl_errf(L->err, &loc,
+					     "'%s.%s' ends the chain: an output port names where "
+					     "packets go next",
+					     el, port);
+				break;
+			}
+			if (count < 2)
+				rc = sl_errf(L->err, &loc,
+					     "connector '%s' needs at least two stages joined by "
+					     "'->'",
+					     n->str);
+			break;
+		}
+		if (t->n_outputs == 0) {
+			rc = sl_errf(L->err, &loc, "stage '%s' (type %s) has no output ports", el,
+				     t->name);
+			break;
+		}
+		prev_port = 0;
+		if (port) {
+			prev_port = sl_stage_output_index(t, port, SL_STAGE_MAX_OUTPUTS);
+			if (prev_port < 0 || (t->dynamic_outputs && prev_port > 0)) {
+				char list[128] = "";
+				for (unsigned j = 0; j < t->n_outputs; j++) {
+					if (j)
+						strncat(list, ", ", sizeof(list) - strlen(list) - 1);
+					strncat(list, t->outputs[j],
+						sizeof(list) - strlen(list) - 1);
+				}
+				rc = sl_errf(L->err, &loc,
+					     "stage '%s' (type %s) has no output port '%s' "
+					     "(it has: %s)",
+					     el, t->name, port, list);
+				break;
+			}
+		}
+		prev = s;
+		prev_loc = loc;
+		p = arrow + 2;
+	}
+	free(buf);
+	return rc;
+}
+
+/* Depth-first search for a cycle; state: 0 new, 1 on stack, 2 done. */
+static int find_cycle(struct loader *L, unsigned s, unsigned char *state)
+{
+	struct sl_config *c = L->c;
+	state[s] = 1;
+	for (unsigned i = 0; i < c->n_links; i++) {
+		struct sl_conf_link *l = &c->links[i];
+		if (l->from != s)
+			continue;
+		if (state[l->to] == 1)
+			return sl_errf(L->err, &l->loc,
+				       "connector %s -> %s closes a cycle; the graph must be "
+				       "acyclic",
+				       c->stages[s].name, c->stages[l->to].name);
+		if (state[l->to] == 0 && find_cycle(L, l->to, state) < 0)
+			return -1;
+	}
+	state[s] = 2;
+	return 0;
+}
+
+static int check_graph(struct loader *L)
+{
+	struct sl_config *c = L->c;
+
+	for (unsigned i = 0; i < c->n_stages; i++) {
+		struct sl_conf_stage *s = &c->stages[i];
+		s->n_outputs = s->type->n_outputs;
+		if (!s->type->is_source && !s->has_input)
+			return sl_errf(L->err, &s->loc, "stage '%s' has no input connector",
+				       s->name);
+	}
+	for (unsigned i = 0; i < c->n_links; i++) {
+		struct sl_conf_link *l = &c->links[i];
+		struct sl_conf_stage *a = &c->stages[l->from], *b = &c->stages[l->to];
+		if (b->instances == 1 || a->instances == b->instances)
+			continue;
+		if (a->instances == 1 && a->type->dynamic_outputs) {
+			a->n_outputs = b->instances;
+			continue;
+		}
+		return sl_errf(L->err, &l->loc,
+			       "connector %s -> %s: '%s' has %u instances and '%s' has %u; "
+			       "feed them through a balance stage or give both the same count",
+			       a->name, b->name, b->name, b->instances, a->name, a->instances);
+	}
+	unsigned char *state = calloc(c->n_stages ? c->n_stages : 1, 1);
+	int rc = 0;
+	for (unsigned i = 0; i < c->n_stages && rc == 0; i++)
+		if (state[i] == 0)
+			rc = find_cycle(L, i, state);
+	free(state);
+	return rc;
+}
+
+static int load_graph(struct loader *L, const struct sl_ynode *n)
+{
+	static const char *const keys[] = {"stages", "connectors", NULL};
+	struct sl_config *c = L->c;
+
+	if (expect_kind(L, n, SL_Y_MAP, "'graph'") < 0 || check_keys(L, n, keys, "graph") < 0)
+		return -1;
+	const struct sl_ynode *st = sl_yaml_get(n, "stages");
+	const struct sl_ynode *co = sl_yaml_get(n, "connectors");
+	if (!st)
+		return sl_errf(L->err, &n->loc, "'graph' has no 'stages'");
+	if (expect_kind(L, st, SL_Y_MAP, "'stages'") < 0)
+		return -1;
+	if (st->n == 0)
+		return sl_errf(L->err, &st->loc, "'stages' is empty");
+	c->stages = calloc(st->n, sizeof(*c->stages));
+	for (size_t i = 0; i < st->n; i++)
+		if (load_stage(L, st->keys[i], st->items[i], &c->stages[c->n_stages++]) < 0)
+			return -1;
+	if (!co)
+		return sl_errf(L->err, &n->loc, "'graph' has no 'connectors'");
+	if (expect_kind(L, co, SL_Y_SEQ, "'connectors'") < 0)
+		return -1;
+	for (size_t i = 0; i < co->n; i++)
+		if (load_chain(L, co->items[i]) < 0)
+			return -1;
+	return check_graph(L);
+}
+
+/* ---- clusters and mapping ------------------------------------------------ */
+
+static int load_member(struct loader *L, struct sl_conf_cluster *cl, const struct sl_ynode *m,
+		       unsigned ci)
+{
+	struct sl_config *c = L->c;
+	if (m->kind != SL_Y_SCALAR)
+		return sl_errf(L->err, &m->loc, "a cluster member must be a stage name");
+	char name[SL_NAME_MAX + 16];
+	snprintf(name, sizeof(name), "%s", m->str);
+	int inst = -1;
+	char *br = strchr(name, '[');
+	if (br) {
+		char *end;
+		inst = (int)strtol(br + 1, &end, 10);
+		if (end == br + 1 || *end != ']' || end[1] || inst < 0)
+			return sl_errf(L->err, &m->loc,
+				       "bad member '%s' (expected NAME or NAME[INSTANCE])", m->str);
+		*br = '\0';
+	}
+	int s = sl_config_find_stage(c, name);
+	if (s < 0)
+		return sl_errf(L->err, &m->loc, "cluster '%s' names unknown stage '%s'", cl->name,
+			       name);
+	struct sl_conf_stage *st = &c->stages[s];
+	if (inst >= st->instances)
+		return sl_errf(L->err, &m->loc, "stage '%s' has %u instance(s); [%d] is out of range",
+			       name, st->instances, inst);
+	for (unsigned i = 0; i < st->instances; i++) {
+		if (inst >= 0 && (int)i != inst)
+			continue;
+		if (st->cluster[i] >= 0) {
+			if (st->instances > 1)
+				return sl_errf(L->err, &m->loc,
+					       "stage '%s[%u]' is already in cluster '%s'", name, i,
+					       c->clusters[st->cluster[i]].name);
+			return sl_errf(L->err, &m->loc, "stage '%s' is already in cluster '%s'",
+				       name, c->clusters[st->cluster[i]].name);
+		}
+		st->cluster[i] = (int)ci;
+	}
+	cl->members[cl->n_members++] = (struct sl_conf_member){(uint16_t)s, inst, m->loc};
+	return 0;
+}
+
+static int load_clusters(struct loader *L, const struct sl_ynode *n)
+{
+	struct sl_config *c = L->c;
+	if (expect_kind(L, n, SL_Y_MAP, "'clusters'") < 0)
+		return -1;
+	if (n->n == 0)
+		return sl_errf(L->err, &n->loc, "'clusters' is empty");
+	for (unsigned i = 0; i < c->n_stages; i++) {
+		c->stages[i].cluster = malloc(c->stages[i].instances * sizeof(int));
+		for (unsigned j = 0; j < c->stages[i].instances; j++)
+			c->stages[i].cluster[j] = -1;
+	}
+	c->clusters = calloc(n->n, sizeof(*c->clusters));
+	for (size_t i = 0; i < n->n; i++) {
+		const struct sl_ynode *k = n->keys[i], *v = n->items[i];
+		struct sl_conf_cluster *cl = &c->clusters[c->n_clusters++];
+		cl->name = strdup(k->str);
+		cl->loc = k->loc;
+		cl->core = -1;
+		if (check_name(L, k, "cluster") < 0)
+			return -1;
+		if (v->kind != SL_Y_SEQ)
+			return sl_errf(L->err, &v->loc,
+				       "cluster '%s' must be a sequence of stage names", k->str);
+		if (v->n == 0)
+			return sl_errf(L->err, &k->loc, "cluster '%s' is empty", k->str);
+		cl->members = calloc(v->n, sizeof(*cl->members));
+		for (size_t j = 0; j < v->n; j++)
+			if (load_member(L, cl, v->items[j], (unsigned)i) < 0)
+				return -1;
+	}
+	for (unsigned i = 0; i < c->n_stages; i++)
+		for (unsigned j = 0; j < c->stages[i].instances; j++)
+			if (c->stages[i].cluster[j] < 0) {
+				if (c->stages[i].instances > 1)
+					return sl_errf(L->err, &c->stages[i].loc,
+						       "stage '%s[%u]' is in no cluster",
+						       c->stages[i].name, j);
+				return sl_errf(L->err, &c->stages[i].loc,
+					       "stage '%s' is in no cluster", c->stages[i].name);
+			}
+	return 0;
+}
+
+static int load_dataplane(struct loader *L, const struct sl_ynode *n)
+{
+	static const char *const keys[] = {"name", "cores", "burst", "ring_size", "mbufs",
+					   "tx_retries", NULL};
+	struct sl_conf_dataplane *dp = &L->c->dp;
+	const struct sl_ynode *x;
+
+	dp->burst = 32;
+	dp->ring_size = 1024;
+	dp->tx_retries = 16;
+	if (!n) {
+		dp->name = strdup("sluice");
+	} else {
+		dp->loc = n->loc;
+		if (expect_kind(L, n, SL_Y_MAP, "'dataplane'") < 0 ||
+		    check_keys(L, n, keys, "dataplane") < 0)
+			return -1;
+		if ((x = sl_yaml_get(n, "name"))) {
+			if (parse_str(L, x, "name", &dp->name) < 0)
+				return -1;
+			if (strlen(dp->name) > 32 || !valid_name(dp->name))
+				return sl_errf(L->err, &x->loc,
+					       "dataplane name '%s' must be at most 32 letters, "
+					       "digits, '_' or '-'",
+					       dp->name);
+		} else {
+			dp->name = strdup("sluice");
+		}
+		if ((x = sl_yaml_get(n, "burst")) &&
+		    parse_uint(L, x, "burst", 1, SL_BURST_MAX, &dp->burst) < 0)
+			return -1;
+		if ((x = sl_yaml_get(n, "ring_size"))) {
+			if (parse_uint(L, x, "ring_size", 64, 1u << 20, &dp->ring_size) < 0)
+				return -1;
+			if (dp->ring_size & (dp->ring_size - 1))
+				return sl_errf(L->err, &x->loc,
+					       "'ring_size' is %llu, expected a power of two",
+					       (unsigned long long)dp->ring_size);
+		}
+		if ((x = sl_yaml_get(n, "mbufs")) &&
+		    parse_uint(L, x, "mbufs", 1024, 1u << 26, &dp->mbufs) < 0)
+			return -1;
+		if ((x = sl_yaml_get(n, "tx_retries")) &&
+		    parse_uint(L, x, "tx_retries", 0, 100000, &dp->tx_retries) < 0)
+			return -1;
+		if ((x = sl_yaml_get(n, "cores"))) {
+			if (x->kind != SL_Y_SEQ || x->n == 0)
+				return sl_errf(L->err, &x->loc,
+					       "'cores' must be a non-empty sequence of CPU numbers");
+			dp->cores = calloc(x->n, sizeof(unsigned));
+			for (size_t i = 0; i < x->n; i++) {
+				uint64_t v;
+				if (parse_uint(L, x->items[i], "cores", 0, MAX_CORES - 1, &v) < 0)
+					return -1;
+				for (unsigned j = 0; j < dp->n_cores; j++)
+					if (dp->cores[j] == v)
+						return sl_errf(L->err, &x->items[i]->loc,
+							       "core %llu is listed twice",
+							       (unsigned long long)v);
+				dp->cores[dp->n_cores++] = (unsigned)v;
+			}
+			dp->cores_given = true;
+		}
+	}
+	if (!dp->cores_given) {
+		dp->cores = calloc(MAX_CORES, sizeof(unsigned));
+		dp->n_cores = sl_cpu_default_pool(dp->cores, MAX_CORES);
+	}
+	return 0;
+}
+
+static void format_pool(const struct sl_conf_dataplane *dp, char *buf, size_t len)
+{
+	size_t o = 0;
+	buf[0] = '\0';
+	for (unsigned i = 0; i < dp->n_cores && o + 8 < len; i++)
+		o += snprintf(buf + o, len - o, "%s%u", i ? ", " : "", dp->cores[i]);
+}
+
+static int load_mapping(struct loader *L, const struct sl_ynode *n)
+{
+	static const char *const keys[] = {"core", NULL};
+	struct sl_config *c = L->c;
+
+	if (!n)
+		return sl_errf(L->err, &L->root->loc, "config has no 'mapping' section");
+	if (expect_kind(L, n, SL_Y_MAP, "'mapping'") < 0)
+		return -1;
+	for (size_t i = 0; i < n->n; i++) {
+		const struct sl_ynode *k = n->keys[i], *v = n->items[i];
+		struct sl_conf_cluster *cl = NULL;
+		for (unsigned j = 0; j < c->n_clusters && !cl; j++)
+			if (!strcmp(c->clusters[j].name, k->str))
+				cl = &c->clusters[j];
+		if (!cl)
+			return sl_errf(L->err, &k->loc, "mapping names unknown cluster '%s'",
+				       k->str);
+		if (v->kind != SL_Y_MAP)
+			return sl_errf(L->err, &v->loc,
+				       "mapping of '%s' must be a mapping such as { core: 1 }",
+				       k->str);
+		if (check_keys(L, v, keys, "a mapping entry") < 0)
+			return -1;
+		const struct sl_ynode *core = sl_yaml_get(v, "core");
+		if (!core)
+			return sl_errf(L->err, &k->loc, "mapping of '%s' has no 'core'", k->str);
+		uint64_t cv;
+		if (parse_uint(L, core, "core", 0, MAX_CORES - 1, &cv) < 0)
+			return -1;
+		bool in_pool = false;
+		for (unsigned j = 0; j < c->dp.n_cores; j++)
+			in_pool |= c->dp.cores[j] == cv;
+		if (!in_pool) {
+			char pool[256];
+			format_pool(&c->dp, pool, sizeof(pool));
+			return sl_errf(L->err, &core->loc,
+				       "cluster '%s' is mapped to core %llu, which is not in the "
+				       "core pool [%s]",
+				       k->str, (unsigned long long)cv, pool);
+		}
+		cl->core = (int)cv;
+		cl->map_loc = core->loc;
+	}
+	for (unsigned j = 0; j < c->n_clusters; j++)
+		if (c->clusters[j].core < 0)
+			return sl_errf(L->err, &c->clusters[j].loc, "cluster '%s' has no mapping",
+				       c->clusters[j].name);
+	return 0;
+}
+
+/* Queues each port needs: one per port_rx / port_tx instance. */
+static int assign_queues(struct loader *L)
+{
+	struct sl_config *c = L->c;
+	for (unsigned i = 0; i < c->n_stages; i++) {
+		struct sl_conf_stage *s = &c->stages[i];
+		if (s->port < 0)
+			continue;
+		struct sl_conf_port *p = &c->ports[s->port];
+		if (s->type->is_source) {
+			s->queue_base = p->n_rxq;
+			p->n_rxq += s->instances;
+		} else {
+			s->queue_base = p->n_txq;
+			p->n_txq += s->instances;
+		}
+	}
+	for (unsigned i = 0; i < c->n_ports; i++)
+		if (c->ports[i].n_rxq == 0 && c->ports[i].n_txq == 0)
+			return sl_errf(L->err, &c->ports[i].loc,
+				       "port '%s' is not used by any port_rx or port_tx stage",
+				       c->ports[i].name);
+	return 0;
+}
+
+void sl_config_free(struct sl_config *c)
+{
+	if (!c)
+		return;
+	for (unsigned i = 0; i < c->n_ports; i++) {
+		free(c->ports[i].name);
+		free(c->ports[i].driver);
+		free(c->ports[i].devargs);
+		free(c->ports[i].iface);
+	}
+	free(c->ports);
+	for (unsigned i = 0; i < c->n_stages; i++) {
+		free_stage_conf(&c->stages[i]);
+		free(c->stages[i].conf);
+		free(c->stages[i].name);
+		free(c->stages[i].cluster);
+	}
+	free(c->stages);
+	free(c->links);
+	for (unsigned i = 0; i < c->n_clusters; i++) {
+		free(c->clusters[i].name);
+		free(c->clusters[i].members);
+	}
+	free(c->clusters);
+	free(c->dp.name);
+	free(c->dp.cores);
+	free(c->file);
+	free(c);
+}
+
+int sl_config_load(const char *path, struct sl_config **out, struct sl_err *err)
+{
+	static const char *const top_keys[] = {"ports", "graph", "clusters", "mapping",
+					       "dataplane", NULL};
+	struct sl_config *c = calloc(1, sizeof(*c));
+	struct loader L = {.c = c, .err = err};
+	int rc = -1;
+
+	c->file = strdup(path);
+	struct sl_ynode *root = sl_yaml_load(path, c->file, err);
+	if (!root)
+		goto out;
+	L.root = root;
+	if (expect_kind(&L, root, SL_Y_MAP, "the config") < 0 ||
+	    check_keys(&L, root, top_keys, "the config") < 0)
+		goto out;
+	const struct sl_ynode *ports = sl_yaml_get(root, "ports");
+	const struct sl_ynode *graph = sl_yaml_get(root, "graph");
+	const struct sl_ynode *clusters = sl_yaml_get(root, "clusters");
+	if (!ports) {
+		sl_errf(err, &root->loc, "config has no 'ports' section");
+		goto out;
+	}
+	if (!graph) {
+		sl_errf(err, &root->loc, "config has no 'graph' section");
+		goto out;
+	}
+	if (!clusters) {
+		sl_errf(err, &root->loc, "config has no 'clusters' section");
+		goto out;
+	}
+	if (load_ports(&L, ports) < 0 || load_graph(&L, graph) < 0 ||
+	    load_clusters(&L, clusters) < 0 ||
+	    load_dataplane(&L, sl_yaml_get(root, "dataplane")) < 0 ||
+	    load_mapping(&L, sl_yaml_get(root, "mapping")) < 0 || assign_queues(&L) < 0)
+		goto out;
+	rc = 0;
+out:
+	sl_yaml_free(root);
+	if (rc == 0)
+		*out = c;
+	else
+		sl_config_free(c);
+	return rc;
+}

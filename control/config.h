@@ -1,0 +1,114 @@
+/* config.h: the validated, in-memory form of a sluice pipeline config
+ * (ports, graph, clusters, mapping, dataplane). Both sluice-dp and sluiced
+ * load configs through sl_config_load(), which checks everything before
+ * anything runs and reports the first error as `file:line:col: message`. */
+#ifndef SL_CONFIG_H
+#define SL_CONFIG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "stages/stage.h"
+
+struct sl_loc {
+	const char *file;
+	int line, col; /* 1-based */
+};
+
+struct sl_err {
+	char msg[512];
+};
+
+/* Format an error at loc into err; always returns -1. */
+int sl_errf(struct sl_err *err, const struct sl_loc *loc, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+struct sl_conf_port {
+	char *name;
+	char *driver;
+	char *devargs; /* dpdk */
+	char *iface;   /* af_xdp */
+	uint64_t queue;
+	uint64_t rx_desc, tx_desc;
+	struct sl_loc loc;
+	/* Derived: queues needed by the port_rx / port_tx instances. */
+	uint16_t n_rxq, n_txq;
+};
+
+struct sl_conf_stage {
+	char *name;
+	const struct sl_stage_type *type;
+	uint16_t instances;
+	void *conf; /* type->conf_size bytes */
+	struct sl_loc loc;
+	int port; /* index into ports for port_rx/port_tx, else -1 */
+	/* Derived: cluster of each instance, and for port stages the first
+	 * queue of this stage's instances on its port. */
+	int *cluster;
+	uint16_t queue_base;
+	uint16_t n_outputs; /* resolved: dynamic outputs take the fan-out */
+	bool has_input;
+};
+
+/* One arrow of a connector chain: from.port -> to. */
+struct sl_conf_link {
+	uint16_t from, from_port, to;
+	struct sl_loc loc;
+};
+
+struct sl_conf_member {
+	uint16_t stage;
+	int instance; /* -1: every instance */
+	struct sl_loc loc;
+};
+
+struct sl_conf_cluster {
+	char *name;
+	struct sl_conf_member *members;
+	unsigned n_members;
+	int core;
+	struct sl_loc loc, map_loc;
+};
+
+struct sl_conf_dataplane {
+	char *name; /* EAL --file-prefix and stats segment name */
+	unsigned *cores;
+	unsigned n_cores;
+	bool cores_given;
+	uint64_t burst;
+	uint64_t ring_size;
+	uint64_t mbufs; /* 0: computed */
+	uint64_t tx_retries;
+	struct sl_loc loc;
+};
+
+struct sl_config {
+	char *file;
+	struct sl_conf_port *ports;
+	unsigned n_ports;
+	struct sl_conf_stage *stages;
+	unsigned n_stages;
+	struct sl_conf_link *links;
+	unsigned n_links;
+	struct sl_conf_cluster *clusters;
+	unsigned n_clusters;
+	struct sl_conf_dataplane dp;
+};
+
+/* Load and validate path. On error returns -1 with err->msg set and *out
+ * untouched. */
+int sl_config_load(const char *path, struct sl_config **out, struct sl_err *err);
+void sl_config_free(struct sl_config *c);
+
+int sl_config_find_stage(const struct sl_config *c, const char *name);
+int sl_config_find_port(const struct sl_config *c, const char *name);
+
+/* The default core pool: the isolated cores, else every online core but the
+ * first. Returns the count written to cores (at most max). */
+unsigned sl_cpu_default_pool(unsigned *cores, unsigned max);
+/* Whether a CPU is listed in /sys/devices/system/cpu/isolated. */
+bool sl_cpu_is_isolated(unsigned cpu);
+/* Parse a kernel CPU list such as "1-3,5" into cores; returns the count. */
+unsigned sl_cpu_parse_list(const char *s, unsigned *cores, unsigned max);
+
+#endif

@@ -1,0 +1,494 @@
+/* main.c: the sluice-dp command: load and validate a config, start EAL with
+ * exactly the devices and cores the config names, build the graph, run the
+ * workers, print counters, and on SIGINT/SIGTERM (or --duration) stop the
+ * sources, drain the rings and print the final table. Also reads a running
+ * dataplane's stats segment from outside (--read-stats). */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <rte_eal.h>
+#include <rte_errno.h>
+#include <rte_launch.h>
+#include <rte_lcore.h>
+#include <rte_mbuf.h>
+#include <urcu/urcu-qsbr.h>
+
+#include "control/config.h"
+#include "dataplane/pin.h"
+#include "dataplane/runtime.h"
+#include "dataplane/stats_segment.h"
+#include "dataplane/worker.h"
+
+static volatile sig_atomic_t stop_signal;
+
+static void on_signal(int sig)
+{
+	stop_signal = sig;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: sluice-dp --config FILE [options]\n"
+		"       sluice-dp --read-stats NAME [--json] [--watch S]\n"
+		"\n"
+		"Runs a sluice pipeline: the graph, clusters and mapping of FILE, on DPDK.\n"
+		"EAL gets only the devices FILE names (--vdev for net_* devices, -a for\n"
+		"PCI addresses, --no-pci when there are none), an lcore per pool core, and\n"
+		"--file-prefix from `dataplane: { name: ... }` (default \"sluice\").\n"
+		"\n"
+		"options:\n"
+		"  -c, --config FILE        pipeline config (YAML)\n"
+		"      --check              validate FILE, print a summary and exit\n"
+		"  -d, --duration S         stop after S seconds (default: until SIGINT/SIGTERM)\n"
+		"      --idle-exit S        stop once no port has received a packet for S seconds\n"
+		"  -i, --stats-interval S   print the counter table every S seconds\n"
+		"      --stats-json FILE    write the final counters as JSON to FILE\n"
+		"      --no-huge            run without hugepages (slower; also the automatic\n"
+		"                           fallback when none are reserved, which is reported)\n"
+		"      --mem MB             memory for --no-huge mode (default 512)\n"
+		"      --read-stats NAME    print the counters of running dataplane NAME from its\n"
+		"                           shared-memory stats segment, then exit\n"
+		"      --json               with --read-stats: print JSON\n"
+		"      --watch S            with --read-stats: repeat every S seconds\n"
+		"  -h, --help               this text\n"
+		"\n"
+		"On exit the dataplane stops its sources, drains every connector ring into\n"
+		"the graph's outputs, and prints per-stage, per-connector and per-port\n"
+		"counters. Exit status: 0 on a clean run, 1 on a config or start-up error.\n");
+}
+
+struct options {
+	const char *config;
+	const char *read_stats;
+	const char *stats_json;
+	double duration, interval, idle_exit, watch;
+	unsigned mem_mb;
+	int check, json, no_huge;
+};
+
+static int parse_seconds(const char *s, double *out, const char *opt)
+{
+	char *end;
+	errno = 0;
+	double v = strtod(s, &end);
+	if (errno || *end || v < 0) {
+		fprintf(stderr, "sluice-dp: %s: expected a number of seconds, got '%s'\n", opt, s);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+static int parse_options(int argc, char **argv, struct options *o)
+{
+	enum { O_CHECK = 256, O_JSON, O_NOHUGE, O_MEM, O_READ, O_WATCH, O_IDLE, O_SJSON };
+	static const struct option longopts[] = {
+		{"config", required_argument, NULL, 'c'},
+		{"check", no_argument, NULL, O_CHECK},
+		{"duration", required_argument, NULL, 'd'},
+		{"idle-exit", required_argument, NULL, O_IDLE},
+		{"stats-interval", required_argument, NULL, 'i'},
+		{"stats-json", required_argument, NULL, O_SJSON},
+		{"no-huge", no_argument, NULL, O_NOHUGE},
+		{"mem", required_argument, NULL, O_MEM},
+		{"read-stats", required_argument, NULL, O_READ},
+		{"json", no_argument, NULL, O_JSON},
+		{"watch", required_argument, NULL, O_WATCH},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	int c;
+	o->mem_mb = 512;
+	while ((c = getopt_long(argc, argv, "c:d:i:h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			o->config = optarg;
+			break;
+		case O_CHECK:
+			o->check = 1;
+			break;
+		case 'd':
+			if (parse_seconds(optarg, &o->duration, "--duration") < 0)
+				return -1;
+			break;
+		case O_IDLE:
+			if (parse_seconds(optarg, &o->idle_exit, "--idle-exit") < 0)
+				return -1;
+			break;
+		case 'i':
+			if (parse_seconds(optarg, &o->interval, "--stats-interval") < 0)
+				return -1;
+			break;
+		case O_SJSON:
+			o->stats_json = optarg;
+			break;
+		case O_NOHUGE:
+			o->no_huge = 1;
+			break;
+		case O_MEM:
+			o->mem_mb = (unsigned)strtoul(optarg, NULL, 10);
+			if (o->mem_mb < 64) {
+				fprintf(stderr, "sluice-dp: --mem: expected at least 64 (MB)\n");
+				return -1;
+			}
+			break;
+		case O_READ:
+			o->read_stats = optarg;
+			break;
+		case O_JSON:
+			o->json = 1;
+			break;
+		case O_WATCH:
+			if (parse_seconds(optarg, &o->watch, "--watch") < 0)
+				return -1;
+			break;
+		case 'h':
+			usage(stdout);
+			exit(0);
+		default:
+			usage(stderr);
+			return -1;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "sluice-dp: unexpected argument '%s'\n", argv[optind]);
+		return -1;
+	}
+	if (!o->config && !o->read_stats) {
+		usage(stderr);
+		return -1;
+	}
+	return 0;
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static int read_stats_main(const struct options *o)
+{
+	char err[256];
+	const struct sl_stats_hdr *h = sl_stats_open(o->read_stats, err, sizeof(err));
+	struct sl_stats_hdr *prev = NULL;
+	double t_prev = 0;
+
+	if (!h) {
+		fprintf(stderr, "sluice-dp: %s\n", err);
+		return 1;
+	}
+	for (;;) {
+		struct sl_stats_hdr *s = sl_stats_snapshot(h, err, sizeof(err));
+		double t = now_s();
+		if (!s) {
+			fprintf(stderr, "sluice-dp: %s\n", err);
+			sl_stats_close(h);
+			return 1;
+		}
+		if (o->json) {
+			json_t *j = sl_stats_to_json(s);
+			json_dumpf(j, stdout, JSON_INDENT(2));
+			fputc('\n', stdout);
+			json_decref(j);
+		} else {
+			sl_stats_print(stdout, s, prev, t - t_prev);
+		}
+		fflush(stdout);
+		free(prev);
+		prev = s;
+		t_prev = t;
+		if (o->watch <= 0 || stop_signal)
+			break;
+		usleep((useconds_t)(o->watch * 1e6));
+		if (!o->json)
+			fputc('\n', stdout);
+	}
+	free(prev);
+	sl_stats_close(h);
+	return 0;
+}
+
+static int hugepages_available(void)
+{
+	static const char *const sizes[] = {
+		"/sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages",
+		"/sys/kernel/mm/hugepages/hugepages-1048576kB/free_hugepages",
+	};
+	int free_pages = 0;
+	for (unsigned i = 0; i < 2; i++) {
+		FILE *f = fopen(sizes[i], "r");
+		int v = 0;
+		if (f) {
+			if (fscanf(f, "%d", &v) == 1)
+				free_pages += v;
+			fclose(f);
+		}
+	}
+	if (free_pages < 64)
+		return 0;
+	FILE *m = fopen("/proc/mounts", "r");
+	char line[512];
+	int mounted = 0;
+	while (m && fgets(line, sizeof(line), m))
+		mounted |= strstr(line, " hugetlbfs ") != NULL;
+	if (m)
+		fclose(m);
+	return mounted;
+}
+
+/* Build the EAL command line; strings point into static storage or cfg. */
+static int build_eal_args(const struct sl_config *cfg, const struct options *o,
+			  const char *lcores, int no_huge, char **argv, int max)
+{
+	static char prefix[64], mem[32];
+	int n = 0, pci = 0;
+
+	argv[n++] = "sluice-dp";
+	argv[n++] = "--lcores";
+	argv[n++] = (char *)lcores;
+	argv[n++] = "--main-lcore";
+	argv[n++] = "0";
+	snprintf(prefix, sizeof(prefix), "%s", cfg->dp.name);
+	argv[n++] = "--file-prefix";
+	argv[n++] = prefix;
+	argv[n++] = "--log-level";
+	argv[n++] = "lib.eal:error";
+	for (unsigned i = 0; i < cfg->n_ports && n + 2 < max; i++) {
+		int k = sl_port_eal_args(&cfg->ports[i], argv + n);
+		pci |= k && strcmp(argv[n], "-a") == 0;
+		n += k;
+	}
+	if (!pci)
+		argv[n++] = "--no-pci";
+	if (no_huge) {
+		snprintf(mem, sizeof(mem), "%u", o->mem_mb);
+		argv[n++] = "--no-huge";
+		argv[n++] = "-m";
+		argv[n++] = mem;
+	}
+	argv[n] = NULL;
+	return n;
+}
+
+static unsigned mbufs_needed(const struct sl_config *cfg, unsigned n_conns, unsigned n_lcores)
+{
+	if (cfg->dp.mbufs)
+		return (unsigned)cfg->dp.mbufs;
+	uint64_t n = 4096;
+	for (unsigned i = 0; i < cfg->n_ports; i++) {
+		unsigned rxq = cfg->ports[i].n_rxq ? cfg->ports[i].n_rxq : 1;
+		unsigned txq = cfg->ports[i].n_txq ? cfg->ports[i].n_txq : 1;
+		n += rxq * cfg->ports[i].rx_desc + txq * cfg->ports[i].tx_desc;
+	}
+	n += (uint64_t)n_conns * cfg->dp.ring_size;
+	n += (uint64_t)(n_lcores + 1) * (256 + 2 * SL_BURST_MAX);
+	unsigned p = 1;
+	while (p - 1 < n)
+		p <<= 1;
+	return p - 1; /* 2^k - 1 suits the mempool's ring */
+}
+
+static void print_summary(const struct sl_config *cfg, FILE *f)
+{
+	fprintf(f, "sluice-dp: %s: config '%s': %u ports, %u stages (%u instances), %u clusters, "
+		   "%u connectors\n",
+		cfg->dp.name, cfg->file, cfg->n_ports, cfg->n_stages,
+		sl_runtime_count_instances(cfg), cfg->n_clusters,
+		sl_runtime_count_connectors(cfg));
+	for (unsigned c = 0; c < cfg->n_clusters; c++) {
+		fprintf(f, "  cluster %-12s core %-3d:", cfg->clusters[c].name,
+			cfg->clusters[c].core);
+		for (unsigned m = 0; m < cfg->clusters[c].n_members; m++) {
+			const struct sl_conf_member *mb = &cfg->clusters[c].members[m];
+			if (mb->instance >= 0)
+				fprintf(f, " %s[%d]", cfg->stages[mb->stage].name, mb->instance);
+			else
+				fprintf(f, " %s", cfg->stages[mb->stage].name);
+		}
+		fputc('\n', f);
+	}
+}
+
+static int write_json(const char *path, const struct sl_stats_hdr *s)
+{
+	json_t *j = sl_stats_to_json(s);
+	int rc = json_dump_file(j, path, JSON_INDENT(2));
+	json_decref(j);
+	if (rc != 0)
+		fprintf(stderr, "sluice-dp: cannot write %s\n", path);
+	return rc;
+}
+
+static void print_table(const struct sl_stats_hdr *live, struct sl_stats_hdr **prev,
+			double *t_prev)
+{
+	char err[128];
+	struct sl_stats_hdr *s = sl_stats_snapshot(live, err, sizeof(err));
+	double t = now_s();
+	if (!s)
+		return;
+	printf("\n");
+	sl_stats_print(stdout, s, *prev, t - *t_prev);
+	free(*prev);
+	*prev = s;
+	*t_prev = t;
+}
+
+int main(int argc, char **argv)
+{
+	struct options o = {0};
+	struct sl_config *cfg = NULL;
+	struct sl_err cerr;
+	static struct sl_runtime rt;
+	char err[512] = "", lcores[1024];
+	int rc = 1;
+
+	if (parse_options(argc, argv, &o) < 0)
+		return 1;
+	struct sigaction sa = {.sa_handler = on_signal};
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	if (o.read_stats)
+		return read_stats_main(&o);
+
+	if (sl_config_load(o.config, &cfg, &cerr) < 0) {
+		fprintf(stderr, "%s\n", cerr.msg);
+		return 1;
+	}
+	if (o.check) {
+		print_summary(cfg, stdout);
+		sl_config_free(cfg);
+		return 0;
+	}
+	rt.cfg = cfg;
+	if (sl_pin_plan(cfg, &rt, lcores, sizeof(lcores), err, sizeof(err)) < 0) {
+		fprintf(stderr, "sluice-dp: %s\n", err);
+		goto out_cfg;
+	}
+	int no_huge = o.no_huge;
+	if (!no_huge && !hugepages_available()) {
+		no_huge = 1;
+		fprintf(stderr, "sluice-dp: no free hugepages on a mounted hugetlbfs: running with "
+				"--no-huge (slower; run tools/setup to reserve them)\n");
+	}
+	char *eal_argv[128];
+	int eal_argc = build_eal_args(cfg, &o, lcores, no_huge, eal_argv, 120);
+	if (rte_eal_init(eal_argc, eal_argv) < 0) {
+		fprintf(stderr, "sluice-dp: EAL init failed: %s\n", rte_strerror(rte_errno));
+		goto out_cfg;
+	}
+	print_summary(cfg, stdout);
+
+	unsigned n_conns = sl_runtime_count_connectors(cfg);
+	rt.stats = sl_stats_create(cfg->dp.name, sl_runtime_count_instances(cfg), n_conns,
+				   cfg->n_ports, cfg->n_clusters, err, sizeof(err));
+	if (!rt.stats) {
+		fprintf(stderr, "sluice-dp: %s\n", err);
+		goto out_eal;
+	}
+	rt.stats->tsc_hz = rte_get_tsc_hz();
+	snprintf(rt.stats->config, sizeof(rt.stats->config), "%s", cfg->file);
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	rt.stats->start_ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+
+	unsigned nb = mbufs_needed(cfg, n_conns, rt.n_lcores);
+	int socket = rt.lcores[0].socket;
+	rt.mp = rte_pktmbuf_pool_create("sl_mbufs", nb, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE, socket);
+	if (!rt.mp) {
+		fprintf(stderr, "sluice-dp: cannot create a pool of %u mbufs: %s\n", nb,
+			rte_strerror(rte_errno));
+		goto out_stats;
+	}
+	if (sl_runtime_build(&rt, err, sizeof(err)) < 0) {
+		fprintf(stderr, "sluice-dp: %s\n", err);
+		goto out_rt;
+	}
+	sl_pin_check_numa(&rt);
+	sl_runtime_update_port_stats(&rt);
+	sl_stats_publish(rt.stats);
+
+	sl_dp_state = SL_DP_RUNNING;
+	rt.stats->state = SL_DP_RUNNING;
+	for (unsigned l = 0; l < rt.n_lcores; l++) {
+		if (rte_eal_remote_launch(sl_worker_main, &rt.lcores[l], rt.lcores[l].lcore_id) !=
+		    0) {
+			fprintf(stderr, "sluice-dp: cannot launch lcore %u\n",
+				rt.lcores[l].lcore_id);
+			sl_dp_state = SL_DP_STOPPED;
+			rte_eal_mp_wait_lcore();
+			goto out_rt;
+		}
+	}
+
+	double t0 = now_s(), t_prev = t0, next_print = t0 + o.interval, last_rx_change = t0;
+	uint64_t last_rx = 0;
+	struct sl_stats_hdr *prev = NULL;
+	const char *why = "signal";
+	for (;;) {
+		usleep(50000);
+		double t = now_s();
+		sl_runtime_update_port_stats(&rt);
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		rt.stats->heartbeat_ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+		uint64_t rx = sl_runtime_rx_total(&rt);
+		if (rx != last_rx) {
+			last_rx = rx;
+			last_rx_change = t;
+		}
+		if (stop_signal)
+			break;
+		if (o.duration > 0 && t - t0 >= o.duration) {
+			why = "duration reached";
+			break;
+		}
+		if (o.idle_exit > 0 && t - last_rx_change >= o.idle_exit) {
+			why = "input idle";
+			break;
+		}
+		if (o.interval > 0 && t >= next_print) {
+			print_table(rt.stats, &prev, &t_prev);
+			next_print += o.interval;
+		}
+	}
+
+	printf("\nsluice-dp: stopping (%s): sources stopped, draining connectors\n", why);
+	sl_dp_state = SL_DP_DRAINING;
+	rt.stats->state = SL_DP_DRAINING;
+	int drained = sl_workers_drain(&rt, 5000);
+	sl_dp_state = SL_DP_STOPPED;
+	rte_eal_mp_wait_lcore();
+	if (drained < 0)
+		fprintf(stderr, "sluice-dp: error: %u packets still in connector rings after 5 s\n",
+			sl_runtime_ring_backlog(&rt));
+	rt.stats->state = SL_DP_STOPPED;
+	sl_runtime_update_port_stats(&rt);
+	free(prev);
+	prev = NULL;
+	t_prev = t0;
+	printf("\nfinal counters (%.1f s):\n", now_s() - t0);
+	print_table(rt.stats, &prev, &t_prev);
+	rc = drained < 0 ? 1 : 0;
+	if (o.stats_json && prev && write_json(o.stats_json, prev) != 0)
+		rc = 1;
+	free(prev);
+out_rt:
+	sl_runtime_free(&rt);
+	rte_mempool_free(rt.mp);
+out_stats:
+	sl_stats_destroy(rt.stats, cfg->dp.name);
+out_eal:
+	rte_eal_cleanup();
+out_cfg:
+	sl_config_free(cfg);
+	return rc;
+}

@@ -1,0 +1,425 @@
+/* runtime.c: turns a validated config into the running graph. Connectors
+ * inside a cluster become direct calls; a connector that crosses clusters
+ * becomes an SP/SC rte_ring in hugepage memory on the consumer's NUMA node.
+ * Fan-in from several clusters gets one ring per producing cluster, so every
+ * ring keeps one producer and one consumer. */
+#include "dataplane/runtime.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include <rte_malloc.h>
+#include <rte_errno.h>
+#include <rte_ring.h>
+
+/* One instance-level edge of the graph. */
+struct edge {
+	uint16_t fs, fi, fport, ts, ti;
+};
+
+/* Expand config link l into instance edges; returns the count (<= SL_STAGE_MAX_OUTPUTS). */
+static unsigned expand_link(const struct sl_config *cfg, const struct sl_conf_link *l,
+			    struct edge *e)
+{
+	const struct sl_conf_stage *a = &cfg->stages[l->from], *b = &cfg->stages[l->to];
+	unsigned n = 0;
+
+	if (a->type->dynamic_outputs && b->instances > 1) {
+		for (uint16_t j = 0; j < b->instances; j++)
+			e[n++] = (struct edge){l->from, 0, j, l->to, j};
+	} else if (b->instances == 1) {
+		for (uint16_t i = 0; i < a->instances; i++)
+			e[n++] = (struct edge){l->from, i, l->from_port, l->to, 0};
+	} else {
+		for (uint16_t i = 0; i < a->instances; i++)
+			e[n++] = (struct edge){l->from, i, l->from_port, l->to, i};
+	}
+	return n;
+}
+
+struct conn_key {
+	int from_cluster;
+	uint16_t ts, ti;
+};
+
+/* Walk the cross-cluster edges; fill keys (unique) if given. Returns the count. */
+static unsigned collect_connectors(const struct sl_config *cfg, struct conn_key *keys,
+				   unsigned max)
+{
+	unsigned n = 0;
+	for (unsigned li = 0; li < cfg->n_links; li++) {
+		struct edge e[SL_STAGE_MAX_OUTPUTS];
+		unsigned ne = expand_link(cfg, &cfg->links[li], e);
+		for (unsigned k = 0; k < ne; k++) {
+			int fc = cfg->stages[e[k].fs].cluster[e[k].fi];
+			int tc = cfg->stages[e[k].ts].cluster[e[k].ti];
+			if (fc == tc)
+				continue;
+			bool seen = false;
+			for (unsigned j = 0; j < n && keys && !seen; j++)
+				seen = keys[j].from_cluster == fc && keys[j].ts == e[k].ts &&
+				       keys[j].ti == e[k].ti;
+			if (seen)
+				continue;
+			if (keys && n < max)
+				keys[n] = (struct conn_key){fc, e[k].ts, e[k].ti};
+			n++;
+		}
+	}
+	return n;
+}
+
+unsigned sl_runtime_count_connectors(const struct sl_config *cfg)
+{
+	/* Sized with duplicates first, then deduplicated for real. */
+	unsigned upper = collect_connectors(cfg, NULL, 0);
+	struct conn_key *keys = calloc(upper ? upper : 1, sizeof(*keys));
+	unsigned n = collect_connectors(cfg, keys, upper);
+	free(keys);
+	return n;
+}
+
+unsigned sl_runtime_count_instances(const struct sl_config *cfg)
+{
+	unsigned n = 0;
+	for (unsigned i = 0; i < cfg->n_stages; i++)
+		n += cfg->stages[i].instances;
+	return n;
+}
+
+static struct sl_lcore *lcore_of_core(struct sl_runtime *rt, int core)
+{
+	for (unsigned i = 0; i < rt->n_lcores; i++)
+		if ((int)rt->lcores[i].cpu == core)
+			return &rt->lcores[i];
+	return NULL;
+}
+
+static int open_ports(struct sl_runtime *rt, char *err, size_t len)
+{
+	const struct sl_config *cfg = rt->cfg;
+	rt->ports = calloc(cfg->n_ports, sizeof(*rt->ports));
+	rt->n_ports = cfg->n_ports;
+	for (unsigned i = 0; i < cfg->n_ports; i++) {
+		struct sl_port *p = &rt->ports[i];
+		struct sl_stats_port *sp = &sl_stats_ports(rt->stats)[i];
+		p->conf = &cfg->ports[i];
+		p->drv = sl_port_driver_find(cfg->ports[i].driver);
+		if (!p->drv) {
+			snprintf(err, len, "%s:%d:%d: port '%s': driver '%s' is not built in",
+				 cfg->ports[i].loc.file, cfg->ports[i].loc.line,
+				 cfg->ports[i].loc.col, cfg->ports[i].name, cfg->ports[i].driver);
+			return -1;
+		}
+		if (p->drv->open(p, rt->mp, err, len) < 0)
+			return -1;
+		snprintf(sp->name, sizeof(sp->name), "%s", cfg->ports[i].name);
+		snprintf(sp->driver, sizeof(sp->driver), "%s", cfg->ports[i].driver);
+		snprintf(sp->devargs, sizeof(sp->devargs), "%s",
+			 cfg->ports[i].devargs ? cfg->ports[i].devargs : cfg->ports[i].iface);
+		sp->n_rxq = p->n_rxq;
+		sp->n_txq = p->n_txq;
+	}
+	return 0;
+}
+
+static int create_instance(struct sl_runtime *rt, unsigned si, uint16_t ii,
+			   struct sl_stats_stage *desc, char *err, size_t len)
+{
+	const struct sl_conf_stage *cs = &rt->cfg->stages[si];
+	const struct sl_stage_type *t = cs->type;
+	struct sl_cluster *cl = &rt->clusters[cs->cluster[ii]];
+	struct sl_lcore *lc = lcore_of_core(rt, cl->core);
+	int socket = lc ? lc->socket : SOCKET_ID_ANY;
+	struct sl_stage *st = rte_zmalloc_socket("sl_stage", sizeof(*st), RTE_CACHE_LINE_SIZE,
+						 socket);
+	if (!st) {
+		snprintf(err, len, "stage '%s': out of hugepage memory", cs->name);
+		return -1;
+	}
+	rt->inst[si][ii] = st;
+	st->type = t;
+	st->conf = cs->conf;
+	st->instance = ii;
+	st->n_outputs = cs->n_outputs;
+	st->cnt = &desc->cnt;
+	if (cs->instances > 1)
+		snprintf(st->name, sizeof(st->name), "%s[%u]", cs->name, ii);
+	else
+		snprintf(st->name, sizeof(st->name), "%s", cs->name);
+	if (t->state_size) {
+		st->state = rte_zmalloc_socket("sl_state", t->state_size, RTE_CACHE_LINE_SIZE,
+					       socket);
+		if (!st->state) {
+			snprintf(err, len, "stage '%s': out of hugepage memory", st->name);
+			return -1;
+		}
+	}
+	if (st->n_outputs) {
+		size_t sz = (size_t)(st->n_outputs + 1) * SL_BURST_MAX * sizeof(struct rte_mbuf *);
+		st->scratch = rte_zmalloc_socket("sl_scratch", sz, RTE_CACHE_LINE_SIZE, socket);
+		if (!st->scratch) {
+			snprintf(err, len, "stage '%s': out of hugepage memory", st->name);
+			return -1;
+		}
+	}
+
+	snprintf(desc->name, sizeof(desc->name), "%s", st->name);
+	snprintf(desc->type, sizeof(desc->type), "%s", t->name);
+	desc->cluster = cl->idx;
+	desc->n_out = t->sink_output ? 1 : st->n_outputs;
+	desc->n_drops = t->n_drops;
+	for (unsigned j = 0; j < desc->n_out; j++)
+		sl_stage_output_name(t, j, desc->out_names[j], SL_LABEL_MAX);
+	snprintf(desc->drop_names[0], SL_LABEL_MAX, "unconnected");
+	for (unsigned j = 0; j < t->n_drops; j++)
+		snprintf(desc->drop_names[j + 1], SL_LABEL_MAX, "%s", t->drops[j]);
+
+	if (t->init) {
+		struct sl_stage_env env = {
+			.socket = socket,
+			.port = cs->port >= 0 ? &rt->ports[cs->port] : NULL,
+			.queue = (uint16_t)(cs->queue_base + ii),
+			.burst = (uint16_t)rt->cfg->dp.burst,
+			.tx_retries = (uint16_t)rt->cfg->dp.tx_retries,
+			.n_targets = cs->n_outputs,
+		};
+		char msg[256] = "";
+		if (t->init(st, &env, msg, sizeof(msg)) < 0) {
+			snprintf(err, len, "%s:%d:%d: stage '%s': %s", cs->loc.file, cs->loc.line,
+				 cs->loc.col, st->name, msg);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int create_connector(struct sl_runtime *rt, unsigned ci, const struct conn_key *k,
+			    const struct edge *first, char *err, size_t len)
+{
+	static unsigned generation;
+	const struct sl_config *cfg = rt->cfg;
+	struct sl_connector *c = &rt->conns[ci];
+	struct sl_stats_conn *desc = &sl_stats_conns(rt->stats)[ci];
+	int to_cluster = cfg->stages[k->ts].cluster[k->ti];
+	struct sl_lcore *lc = lcore_of_core(rt, rt->clusters[to_cluster].core);
+	char rname[RTE_RING_NAMESIZE];
+
+	snprintf(rname, sizeof(rname), "sl%u_c%u", generation, ci);
+	c->ring = rte_ring_create(rname, (unsigned)cfg->dp.ring_size,
+				  lc ? lc->socket : SOCKET_ID_ANY,
+				  RING_F_SP_ENQ | RING_F_SC_DEQ | RING_F_EXACT_SZ);
+	if (!c->ring) {
+		snprintf(err, len, "cannot create ring for connector %u: %s", ci,
+			 rte_strerror(rte_errno));
+		return -1;
+	}
+	c->cnt = &desc->cnt;
+	const struct sl_stage *from = rt->inst[first->fs][first->fi];
+	const struct sl_stage *to = rt->inst[k->ts][k->ti];
+	char pb[SL_LABEL_MAX];
+	snprintf(desc->name, sizeof(desc->name), "%s.%s -> %s", from->name,
+		 sl_stage_output_name(from->type, first->fport, pb, sizeof(pb)), to->name);
+	desc->from_cluster = (uint32_t)k->from_cluster;
+	desc->to_cluster = (uint32_t)to_cluster;
+	desc->capacity = rte_ring_get_capacity(c->ring);
+	if (ci + 1 == rt->n_conns)
+		generation++;
+	return 0;
+}
+
+static int wire_edges(struct sl_runtime *rt, struct conn_key *keys, char *err, size_t len)
+{
+	const struct sl_config *cfg = rt->cfg;
+	bool *made = calloc(rt->n_conns ? rt->n_conns : 1, sizeof(bool));
+	int rc = 0;
+
+	for (unsigned li = 0; li < cfg->n_links && rc == 0; li++) {
+		struct edge e[SL_STAGE_MAX_OUTPUTS];
+		unsigned ne = expand_link(cfg, &cfg->links[li], e);
+		for (unsigned k = 0; k < ne && rc == 0; k++) {
+			struct sl_stage *from = rt->inst[e[k].fs][e[k].fi];
+			struct sl_stage *to = rt->inst[e[k].ts][e[k].ti];
+			struct sl_output *o = &from->out[e[k].fport];
+			int fc = cfg->stages[e[k].fs].cluster[e[k].fi];
+			int tc = cfg->stages[e[k].ts].cluster[e[k].ti];
+			if (fc == tc) {
+				o->kind = SL_OUT_STAGE;
+				o->stage = to;
+				continue;
+			}
+			unsigned ci = 0;
+			while (ci < rt->n_conns &&
+			       !(keys[ci].from_cluster == fc && keys[ci].ts == e[k].ts &&
+				 keys[ci].ti == e[k].ti))
+				ci++;
+			if (!made[ci]) {
+				rc = create_connector(rt, ci, &keys[ci], &e[k], err, len);
+				made[ci] = true;
+			}
+			o->kind = SL_OUT_RING;
+			o->conn = &rt->conns[ci];
+		}
+	}
+	free(made);
+	return rc;
+}
+
+static int build_clusters_sources(struct sl_runtime *rt, struct conn_key *keys, char *err,
+				  size_t len)
+{
+	const struct sl_config *cfg = rt->cfg;
+	for (unsigned c = 0; c < rt->n_clusters; c++) {
+		struct sl_cluster *cl = &rt->clusters[c];
+		unsigned n = 0;
+		for (unsigned s = 0; s < cfg->n_stages; s++)
+			for (unsigned i = 0; i < cfg->stages[s].instances; i++)
+				n += cfg->stages[s].type->is_source &&
+				     cfg->stages[s].cluster[i] == (int)c;
+		for (unsigned k = 0; k < rt->n_conns; k++)
+			n += cfg->stages[keys[k].ts].cluster[keys[k].ti] == (int)c;
+		struct sl_lcore *lc = lcore_of_core(rt, cl->core);
+		cl->src = rte_zmalloc_socket("sl_src", (n ? n : 1) * sizeof(*cl->src),
+					     RTE_CACHE_LINE_SIZE, lc ? lc->socket : SOCKET_ID_ANY);
+		if (!cl->src) {
+			snprintf(err, len, "cluster '%s': out of hugepage memory", cl->name);
+			return -1;
+		}
+		/* Rings first: draining what is in flight before taking more in
+		 * keeps ring occupancy low. */
+		for (unsigned k = 0; k < rt->n_conns; k++)
+			if (cfg->stages[keys[k].ts].cluster[keys[k].ti] == (int)c)
+				cl->src[cl->n_src++] = (struct sl_source){
+					SL_SRC_RING, rt->inst[keys[k].ts][keys[k].ti],
+					&rt->conns[k]};
+		for (unsigned s = 0; s < cfg->n_stages; s++)
+			for (unsigned i = 0; i < cfg->stages[s].instances; i++)
+				if (cfg->stages[s].type->is_source &&
+				    cfg->stages[s].cluster[i] == (int)c)
+					cl->src[cl->n_src++] =
+						(struct sl_source){SL_SRC_PORT, rt->inst[s][i], NULL};
+	}
+	return 0;
+}
+
+static int build_work_lists(struct sl_runtime *rt, char *err, size_t len)
+{
+	for (unsigned l = 0; l < rt->n_lcores; l++) {
+		struct sl_lcore *lc = &rt->lcores[l];
+		unsigned n = 0;
+		for (unsigned c = 0; c < rt->n_clusters; c++)
+			n += rt->clusters[c].core == (int)lc->cpu;
+		struct sl_core_work *w = rte_zmalloc_socket(
+			"sl_work", sizeof(*w) + (n ? n : 1) * sizeof(w->c[0]), RTE_CACHE_LINE_SIZE,
+			lc->socket);
+		if (!w) {
+			snprintf(err, len, "out of hugepage memory for core %u", lc->cpu);
+			return -1;
+		}
+		for (unsigned c = 0; c < rt->n_clusters; c++)
+			if (rt->clusters[c].core == (int)lc->cpu)
+				w->c[w->n++] = &rt->clusters[c];
+		lc->work = w; /* workers have not started yet: no RCU needed */
+	}
+	return 0;
+}
+
+int sl_runtime_build(struct sl_runtime *rt, char *err, size_t len)
+{
+	const struct sl_config *cfg = rt->cfg;
+	struct sl_stats_cluster *scl = sl_stats_clusters(rt->stats);
+	int rc = -1;
+
+	if (open_ports(rt, err, len) < 0)
+		return -1;
+
+	rt->n_clusters = cfg->n_clusters;
+	rt->clusters = calloc(cfg->n_clusters, sizeof(*rt->clusters));
+	for (unsigned c = 0; c < cfg->n_clusters; c++) {
+		struct sl_cluster *cl = &rt->clusters[c];
+		snprintf(cl->name, sizeof(cl->name), "%s", cfg->clusters[c].name);
+		cl->idx = c;
+		cl->core = cfg->clusters[c].core;
+		cl->burst = (uint16_t)cfg->dp.burst;
+		snprintf(scl[c].name, sizeof(scl[c].name), "%s", cl->name);
+		scl[c].core = cl->core;
+	}
+
+	rt->inst = calloc(cfg->n_stages, sizeof(*rt->inst));
+	unsigned k = 0;
+	for (unsigned s = 0; s < cfg->n_stages; s++) {
+		rt->inst[s] = calloc(cfg->stages[s].instances, sizeof(struct sl_stage *));
+		for (uint16_t i = 0; i < cfg->stages[s].instances; i++)
+			if (create_instance(rt, s, i, &sl_stats_stages(rt->stats)[k++], err, len) <
+			    0)
+				return -1;
+	}
+
+	rt->n_conns = sl_runtime_count_connectors(cfg);
+	rt->conns = calloc(rt->n_conns ? rt->n_conns : 1, sizeof(*rt->conns));
+	struct conn_key *keys = calloc(rt->n_conns ? rt->n_conns : 1, sizeof(*keys));
+	collect_connectors(cfg, keys, rt->n_conns);
+	if (wire_edges(rt, keys, err, len) == 0 && build_clusters_sources(rt, keys, err, len) == 0 &&
+	    build_work_lists(rt, err, len) == 0)
+		rc = 0;
+	free(keys);
+	return rc;
+}
+
+void sl_runtime_free(struct sl_runtime *rt)
+{
+	const struct sl_config *cfg = rt->cfg;
+	for (unsigned i = 0; i < rt->n_ports; i++)
+		if (rt->ports[i].drv)
+			rt->ports[i].drv->close(&rt->ports[i]);
+	if (rt->inst) {
+		for (unsigned s = 0; s < cfg->n_stages; s++) {
+			for (unsigned i = 0; rt->inst[s] && i < cfg->stages[s].instances; i++) {
+				struct sl_stage *st = rt->inst[s][i];
+				if (!st)
+					continue;
+				if (st->type->fini)
+					st->type->fini(st);
+				rte_free(st->state);
+				rte_free(st->scratch);
+				rte_free(st);
+			}
+			free(rt->inst[s]);
+		}
+		free(rt->inst);
+	}
+	for (unsigned i = 0; i < rt->n_conns; i++)
+		rte_ring_free(rt->conns[i].ring);
+	free(rt->conns);
+	for (unsigned c = 0; c < rt->n_clusters; c++)
+		rte_free(rt->clusters[c].src);
+	free(rt->clusters);
+	for (unsigned l = 0; l < rt->n_lcores; l++)
+		rte_free(rt->lcores[l].work);
+	free(rt->ports);
+}
+
+void sl_runtime_update_port_stats(struct sl_runtime *rt)
+{
+	for (unsigned i = 0; i < rt->n_ports; i++) {
+		struct sl_port_stats s;
+		if (rt->ports[i].drv && rt->ports[i].drv->stats(&rt->ports[i], &s) == 0)
+			sl_stats_ports(rt->stats)[i].st = s;
+	}
+}
+
+uint64_t sl_runtime_rx_total(const struct sl_runtime *rt)
+{
+	uint64_t n = 0;
+	for (unsigned i = 0; i < rt->n_ports; i++)
+		n += sl_stats_ports(rt->stats)[i].st.ipackets;
+	return n;
+}
+
+unsigned sl_runtime_ring_backlog(const struct sl_runtime *rt)
+{
+	unsigned n = 0;
+	for (unsigned i = 0; i < rt->n_conns; i++)
+		n += rte_ring_count(rt->conns[i].ring);
+	return n;
+}

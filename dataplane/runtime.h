@@ -1,0 +1,83 @@
+/* runtime.h: the running graph: stage instances, connectors (rings between
+ * clusters), clusters with their sources, and each worker lcore's
+ * RCU-protected list of clusters. */
+#ifndef SL_RUNTIME_H
+#define SL_RUNTIME_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <rte_mempool.h>
+
+#include "control/config.h"
+#include "dataplane/stats_segment.h"
+#include "drivers/port.h"
+#include "stages/stage.h"
+
+#define SL_MAX_LCORES 128
+
+enum sl_source_kind { SL_SRC_PORT, SL_SRC_RING };
+
+struct sl_source {
+	enum sl_source_kind kind;
+	struct sl_stage *stage; /* SL_SRC_PORT: the port_rx; SL_SRC_RING: the consumer */
+	struct sl_connector *conn;
+};
+
+struct sl_cluster {
+	char name[SL_NAME_MAX];
+	unsigned idx;
+	int core;
+	uint16_t burst;
+	uint16_t n_src;
+	struct sl_source *src;
+};
+
+/* What one worker lcore runs; replaced whole, under RCU. */
+struct sl_core_work {
+	unsigned n;
+	struct sl_cluster *c[];
+};
+
+struct sl_lcore {
+	unsigned lcore_id;
+	unsigned cpu;
+	int socket;
+	struct sl_core_work *work; /* rcu_dereference() it */
+	/* Loop turns, written by the worker only; the drain reads it. */
+	volatile uint64_t turns __rte_cache_aligned;
+} __rte_cache_aligned;
+
+struct sl_runtime {
+	const struct sl_config *cfg;
+	struct rte_mempool *mp;
+	struct sl_stats_hdr *stats;
+	struct sl_port *ports;
+	unsigned n_ports;
+	struct sl_stage ***inst; /* [config stage][instance] */
+	struct sl_connector *conns;
+	unsigned n_conns;
+	struct sl_cluster *clusters;
+	unsigned n_clusters;
+	struct sl_lcore lcores[SL_MAX_LCORES]; /* index = position in the core pool */
+	unsigned n_lcores;
+};
+
+/* Count the connectors the config needs (for sizing the stats segment). */
+unsigned sl_runtime_count_connectors(const struct sl_config *cfg);
+unsigned sl_runtime_count_instances(const struct sl_config *cfg);
+
+/* Open ports, create instances and rings, init stages, lay out the stats
+ * segment and give each lcore its cluster list. rt->cfg, rt->mp, rt->stats and
+ * rt->lcores (cpu, lcore_id, socket) must be set. */
+int sl_runtime_build(struct sl_runtime *rt, char *err, size_t len);
+void sl_runtime_free(struct sl_runtime *rt);
+
+/* Copy port statistics into the stats segment (management thread). */
+void sl_runtime_update_port_stats(struct sl_runtime *rt);
+/* Total packets all ports have received so far. */
+uint64_t sl_runtime_rx_total(const struct sl_runtime *rt);
+/* Packets sitting in connector rings right now. */
+unsigned sl_runtime_ring_backlog(const struct sl_runtime *rt);
+
+#endif

@@ -1,0 +1,111 @@
+/* stats_segment.h: layout of the shared-memory stats segment. The dataplane
+ * lays it out once per graph; each counter block has a single writer (the
+ * lcore running that stage or connector end, or the management thread for
+ * ports and clusters). Any process can map it read-only and take a
+ * consistent snapshot: the header's epoch is odd while the layout changes. */
+#ifndef SL_STATS_SEGMENT_H
+#define SL_STATS_SEGMENT_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include <jansson.h>
+
+#include "drivers/port.h"
+#include "stages/stage.h"
+
+#define SL_STATS_MAGIC 0x31534c5453554c53ULL /* "SLUSTLS1" */
+#define SL_STATS_VERSION 1
+
+enum sl_dp_state { SL_DP_STARTING, SL_DP_RUNNING, SL_DP_DRAINING, SL_DP_STOPPED };
+
+struct sl_stats_hdr {
+	uint64_t magic;
+	uint32_t version;
+	uint32_t hdr_size;
+	uint64_t epoch; /* odd while the layout is being written */
+	uint64_t size;	/* bytes of the whole segment */
+	uint64_t tsc_hz;
+	int64_t pid;
+	uint64_t start_ns;     /* CLOCK_REALTIME at start */
+	uint64_t heartbeat_ns; /* CLOCK_MONOTONIC of the last management update */
+	uint32_t state;	       /* enum sl_dp_state */
+	uint32_t n_stages, n_conns, n_ports, n_clusters;
+	uint32_t pad;
+	uint64_t off_stages, off_conns, off_ports, off_clusters;
+	char name[64];
+	char config[256];
+} __attribute__((aligned(64)));
+
+struct sl_stats_stage {
+	char name[SL_NAME_MAX];
+	char type[SL_LABEL_MAX];
+	uint32_t cluster; /* index into the cluster table */
+	uint16_t n_out, n_drops;
+	char out_names[SL_STAGE_MAX_OUTPUTS][SL_LABEL_MAX];
+	char drop_names[SL_STAGE_MAX_DROPS][SL_LABEL_MAX];
+	struct sl_stage_counters cnt;
+};
+
+struct sl_stats_conn {
+	char name[128];
+	uint32_t from_cluster, to_cluster;
+	uint32_t capacity;
+	uint32_t pad;
+	struct sl_conn_counters cnt;
+};
+
+struct sl_stats_port {
+	char name[SL_NAME_MAX];
+	char driver[16];
+	char devargs[128];
+	uint16_t n_rxq, n_txq;
+	uint32_t pad;
+	struct sl_port_stats st;
+} __attribute__((aligned(64)));
+
+struct sl_stats_cluster {
+	char name[SL_NAME_MAX];
+	int32_t core;
+	uint32_t pad;
+	uint64_t moves;
+} __attribute__((aligned(64)));
+
+#define SL_STATS_AT(hdr, off, type) ((type *)((char *)(hdr) + (off)))
+
+static inline struct sl_stats_stage *sl_stats_stages(const struct sl_stats_hdr *h)
+{
+	return SL_STATS_AT(h, h->off_stages, struct sl_stats_stage);
+}
+static inline struct sl_stats_conn *sl_stats_conns(const struct sl_stats_hdr *h)
+{
+	return SL_STATS_AT(h, h->off_conns, struct sl_stats_conn);
+}
+static inline struct sl_stats_port *sl_stats_ports(const struct sl_stats_hdr *h)
+{
+	return SL_STATS_AT(h, h->off_ports, struct sl_stats_port);
+}
+static inline struct sl_stats_cluster *sl_stats_clusters(const struct sl_stats_hdr *h)
+{
+	return SL_STATS_AT(h, h->off_clusters, struct sl_stats_cluster);
+}
+
+/* Writer side: create (or replace a dead instance's) segment sized for the
+ * given counts, with epoch odd until sl_stats_publish(). */
+struct sl_stats_hdr *sl_stats_create(const char *name, uint32_t n_stages, uint32_t n_conns,
+				     uint32_t n_ports, uint32_t n_clusters, char *err, size_t len);
+void sl_stats_publish(struct sl_stats_hdr *h);
+void sl_stats_destroy(struct sl_stats_hdr *h, const char *name);
+
+/* Reader side: map a running dataplane's segment read-only. */
+const struct sl_stats_hdr *sl_stats_open(const char *name, char *err, size_t len);
+void sl_stats_close(const struct sl_stats_hdr *h);
+/* Copy a consistent snapshot into a malloc'd buffer (free() it). */
+struct sl_stats_hdr *sl_stats_snapshot(const struct sl_stats_hdr *h, char *err, size_t len);
+
+/* Render a snapshot. prev may be NULL; with it, rates cover the interval. */
+void sl_stats_print(FILE *f, const struct sl_stats_hdr *s, const struct sl_stats_hdr *prev,
+		    double interval_s);
+json_t *sl_stats_to_json(const struct sl_stats_hdr *s);
+
+#endif

@@ -1,0 +1,121 @@
+/* worker.c: each worker lcore runs, run-to-completion, the clusters on its
+ * RCU-protected list: for each cluster it polls the input rings, then the
+ * port RX queues, in bursts, and pushes each burst through the cluster's
+ * stages by direct calls. It reports a QSBR quiescent state between turns,
+ * never inside a cluster, so a grace period guarantees that no core is still
+ * running a cluster that was taken off its list. */
+#include "dataplane/worker.h"
+
+#include <unistd.h>
+
+#include <rte_cycles.h>
+#include <rte_lcore.h>
+#include <rte_pause.h>
+#include <urcu/urcu-qsbr.h>
+
+volatile uint32_t sl_dp_state = SL_DP_STARTING;
+
+/* A QSBR quiescent state costs a full barrier; once every few turns keeps it
+ * off the per-burst budget while grace periods stay in the microseconds. */
+#define QS_EVERY_TURNS 16
+
+static inline void run_port_source(struct sl_stage *st, struct rte_mbuf **pkts, uint16_t burst)
+{
+	struct sl_lcore_clock *clk = &RTE_PER_LCORE(sl_clock);
+	uint64_t t0 = rte_rdtsc();
+	uint16_t n = st->type->poll(st, pkts, burst);
+
+	if (n == 0)
+		return;
+	clk->child = 0;
+	sl_forward(st, 0, pkts, n);
+	uint64_t incl = rte_rdtsc() - t0;
+	st->cnt->calls++;
+	st->cnt->pkts_in += n;
+	st->cnt->cycles += incl - clk->child;
+}
+
+static inline void run_ring_source(const struct sl_source *s, struct rte_mbuf **pkts,
+				   uint16_t burst)
+{
+	unsigned avail;
+	unsigned n = rte_ring_sc_dequeue_burst(s->conn->ring, (void **)pkts, burst, &avail);
+
+	if (n == 0)
+		return;
+	struct sl_conn_counters *c = s->conn->cnt;
+	c->dequeued += n;
+	if (n + avail > c->peak)
+		c->peak = n + avail;
+	RTE_PER_LCORE(sl_clock).child = 0;
+	sl_stage_call(s->stage, pkts, (uint16_t)n);
+}
+
+static inline void run_cluster(const struct sl_cluster *cl, bool sources_on)
+{
+	struct rte_mbuf *pkts[SL_BURST_MAX];
+
+	for (uint16_t i = 0; i < cl->n_src; i++) {
+		const struct sl_source *s = &cl->src[i];
+		if (s->kind == SL_SRC_RING)
+			run_ring_source(s, pkts, cl->burst);
+		else if (sources_on)
+			run_port_source(s->stage, pkts, cl->burst);
+	}
+}
+
+int sl_worker_main(void *arg)
+{
+	struct sl_lcore *lc = arg;
+	unsigned turns = 0;
+
+	urcu_qsbr_register_thread();
+	while (sl_dp_state != SL_DP_STOPPED) {
+		bool sources_on = sl_dp_state == SL_DP_RUNNING;
+		struct sl_core_work *w = rcu_dereference(lc->work);
+
+		if (w == NULL || w->n == 0) {
+			/* A core with no clusters idles off the CPU; going
+			 * offline keeps grace periods from waiting on it. */
+			urcu_qsbr_thread_offline();
+			usleep(200);
+			urcu_qsbr_thread_online();
+		} else {
+			for (unsigned c = 0; c < w->n; c++)
+				run_cluster(w->c[c], sources_on);
+		}
+		lc->turns++;
+		if (++turns % QS_EVERY_TURNS == 0)
+			urcu_qsbr_quiescent_state();
+	}
+	urcu_qsbr_unregister_thread();
+	return 0;
+}
+
+int sl_workers_drain(struct sl_runtime *rt, unsigned timeout_ms)
+{
+	uint64_t seen[SL_MAX_LCORES];
+	uint64_t deadline = rte_get_timer_cycles() + rte_get_timer_hz() * timeout_ms / 1000;
+
+	while (rte_get_timer_cycles() < deadline) {
+		if (sl_runtime_ring_backlog(rt) != 0) {
+			usleep(100);
+			continue;
+		}
+		for (unsigned l = 0; l < rt->n_lcores; l++)
+			seen[l] = rt->lcores[l].turns;
+		/* A worker may be between a dequeue and the enqueue further
+		 * down the graph; two more turns each settle that. */
+		bool settled = false;
+		while (!settled && rte_get_timer_cycles() < deadline) {
+			settled = true;
+			for (unsigned l = 0; l < rt->n_lcores; l++)
+				settled &= rt->lcores[l].turns >= seen[l] + 2;
+			if (!settled)
+				usleep(50);
+		}
+		if (settled && sl_runtime_ring_backlog(rt) == 0)
+			return 0;
+	}
+	return -1;
+}

@@ -1,0 +1,168 @@
+/* dpdk.c: the `dpdk` port driver: any ethdev, virtual (net_null, net_ring,
+ * net_pcap, net_tap, net_memif, ...) or PCI. It configures one RX queue per
+ * port_rx instance and one TX queue per port_tx instance, with RSS where the
+ * PMD offers it. */
+#include <stdio.h>
+#include <string.h>
+
+#include <rte_ethdev.h>
+
+#include "control/config.h"
+#include "drivers/port.h"
+
+/* The ethdev name EAL gives the device: the devargs up to the first comma
+ * (for PCI: the address as written). */
+static void dev_name(const char *devargs, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s", devargs);
+	char *c = strchr(buf, ',');
+	if (c)
+		*c = '\0';
+}
+
+static int dpdk_open(struct sl_port *p, struct rte_mempool *mp, char *err, size_t len)
+{
+	char name[RTE_ETH_NAME_MAX_LEN];
+	struct rte_eth_dev_info info;
+	struct rte_eth_conf conf;
+	int rc;
+
+	dev_name(p->conf->devargs, name, sizeof(name));
+	if (rte_eth_dev_get_port_by_name(name, &p->port_id) != 0) {
+		snprintf(err, len, "port '%s': no ethdev named '%s' (devargs \"%s\")",
+			 p->conf->name, name, p->conf->devargs);
+		return -1;
+	}
+	rc = rte_eth_dev_info_get(p->port_id, &info);
+	if (rc != 0) {
+		snprintf(err, len, "port '%s': cannot read device info: %s", p->conf->name,
+			 rte_strerror(-rc));
+		return -1;
+	}
+	/* A port used only for RX or only for TX still needs one queue of the
+	 * other kind for most PMDs to start. */
+	p->n_rxq = p->conf->n_rxq ? p->conf->n_rxq : 1;
+	p->n_txq = p->conf->n_txq ? p->conf->n_txq : 1;
+	if (p->n_rxq > info.max_rx_queues || p->n_txq > info.max_tx_queues) {
+		snprintf(err, len,
+			 "port '%s': needs %u RX and %u TX queues, the device has at most %u and %u",
+			 p->conf->name, p->n_rxq, p->n_txq, info.max_rx_queues, info.max_tx_queues);
+		return -1;
+	}
+	memset(&conf, 0, sizeof(conf));
+	if (p->n_rxq > 1 && info.flow_type_rss_offloads) {
+		conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
+		conf.rx_adv_conf.rss_conf.rss_hf =
+			(RTE_ETH_RSS_IP | RTE_ETH_RSS_TCP | RTE_ETH_RSS_UDP) &
+			info.flow_type_rss_offloads;
+	} else if (p->n_rxq > 1) {
+		fprintf(stderr,
+			"sluice-dp: warning: port '%s' has %u RX queues but its PMD (%s) has no "
+			"RSS: how it spreads packets over them is up to the PMD\n",
+			p->conf->name, p->n_rxq, info.driver_name);
+	}
+	if (info.tx_offload_capa & RTE_ETH_TX_OFFLOAD_MBUF_FAST_FREE)
+		conf.txmode.offloads |= RTE_ETH_TX_OFFLOAD_MBUF_FAST_FREE;
+	rc = rte_eth_dev_configure(p->port_id, p->n_rxq, p->n_txq, &conf);
+	if (rc != 0) {
+		snprintf(err, len, "port '%s': configure failed: %s", p->conf->name,
+			 rte_strerror(-rc));
+		return -1;
+	}
+	p->rx_desc = (uint16_t)p->conf->rx_desc;
+	p->tx_desc = (uint16_t)p->conf->tx_desc;
+	rte_eth_dev_adjust_nb_rx_tx_desc(p->port_id, &p->rx_desc, &p->tx_desc);
+	int socket = rte_eth_dev_socket_id(p->port_id);
+	if (socket < 0)
+		socket = (int)rte_socket_id();
+	for (uint16_t q = 0; q < p->n_rxq; q++) {
+		rc = rte_eth_rx_queue_setup(p->port_id, q, p->rx_desc, socket, NULL, mp);
+		if (rc != 0) {
+			snprintf(err, len, "port '%s': RX queue %u setup failed: %s",
+				 p->conf->name, q, rte_strerror(-rc));
+			return -1;
+		}
+	}
+	for (uint16_t q = 0; q < p->n_txq; q++) {
+		struct rte_eth_txconf txc = info.default_txconf;
+		txc.offloads = conf.txmode.offloads;
+		rc = rte_eth_tx_queue_setup(p->port_id, q, p->tx_desc, socket, &txc);
+		if (rc != 0) {
+			snprintf(err, len, "port '%s': TX queue %u setup failed: %s",
+				 p->conf->name, q, rte_strerror(-rc));
+			return -1;
+		}
+	}
+	rc = rte_eth_dev_start(p->port_id);
+	if (rc != 0) {
+		snprintf(err, len, "port '%s': start failed: %s", p->conf->name,
+			 rte_strerror(-rc));
+		return -1;
+	}
+	rte_eth_promiscuous_enable(p->port_id);
+	p->started = 1;
+	return 0;
+}
+
+static void dpdk_close(struct sl_port *p)
+{
+	if (!p->started)
+		return;
+	rte_eth_dev_stop(p->port_id);
+	/* Closing flushes what net_pcap buffered into its output file. */
+	rte_eth_dev_close(p->port_id);
+	p->started = 0;
+}
+
+static uint16_t dpdk_rx(struct sl_port *p, uint16_t q, struct rte_mbuf **pkts, uint16_t n)
+{
+	return rte_eth_rx_burst(p->port_id, q, pkts, n);
+}
+
+static uint16_t dpdk_tx(struct sl_port *p, uint16_t q, struct rte_mbuf **pkts, uint16_t n)
+{
+	return rte_eth_tx_burst(p->port_id, q, pkts, n);
+}
+
+static int dpdk_stats(struct sl_port *p, struct sl_port_stats *out)
+{
+	struct rte_eth_stats s;
+	if (!p->started || rte_eth_stats_get(p->port_id, &s) != 0)
+		return -1;
+	*out = (struct sl_port_stats){s.ipackets, s.opackets, s.ibytes,  s.obytes,
+				      s.imissed,  s.ierrors,  s.oerrors, s.rx_nombuf};
+	return 0;
+}
+
+static int dpdk_socket(struct sl_port *p)
+{
+	return rte_eth_dev_socket_id(p->port_id);
+}
+
+static const struct sl_port_driver dpdk_driver = {
+	.name = "dpdk",
+	.open = dpdk_open,
+	.close = dpdk_close,
+	.rx = dpdk_rx,
+	.tx = dpdk_tx,
+	.stats = dpdk_stats,
+	.socket = dpdk_socket,
+};
+
+const struct sl_port_driver *sl_port_driver_find(const char *name)
+{
+	if (!strcmp(name, "dpdk"))
+		return &dpdk_driver;
+	return NULL;
+}
+
+int sl_port_eal_args(const struct sl_conf_port *c, char **argv)
+{
+	if (strcmp(c->driver, "dpdk") != 0)
+		return 0;
+	/* Virtual devices are named by their driver ("net_..."); anything
+	 * else is a bus address that goes on the allow-list. */
+	argv[0] = strncmp(c->devargs, "net_", 4) == 0 ? "--vdev" : "-a";
+	argv[1] = c->devargs;
+	return 2;
+}

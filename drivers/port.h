@@ -1,0 +1,72 @@
+/* port.h: the one port API behind which every packet I/O driver sits. A port
+ * is opened once from its `ports:` entry with the number of RX and TX queues
+ * its port_rx / port_tx instances need; stages then poll and send on their
+ * own queue. */
+#ifndef SL_PORT_H
+#define SL_PORT_H
+
+#include <stdint.h>
+
+#include <rte_mbuf.h>
+#include <rte_mempool.h>
+
+struct sl_conf_port;
+
+/* Port statistics as the driver reports them (ethdev or XSK). */
+struct sl_port_stats {
+	uint64_t ipackets, opackets, ibytes, obytes;
+	uint64_t imissed, ierrors, oerrors, rx_nombuf;
+};
+
+struct sl_port;
+
+struct sl_port_driver {
+	const char *name;
+	int (*open)(struct sl_port *p, struct rte_mempool *mp, char *err, size_t len);
+	void (*close)(struct sl_port *p);
+	uint16_t (*rx)(struct sl_port *p, uint16_t q, struct rte_mbuf **pkts, uint16_t n);
+	uint16_t (*tx)(struct sl_port *p, uint16_t q, struct rte_mbuf **pkts, uint16_t n);
+	int (*stats)(struct sl_port *p, struct sl_port_stats *out);
+	int (*socket)(struct sl_port *p); /* NUMA node, or -1 when unknown */
+};
+
+struct sl_port {
+	const struct sl_port_driver *drv;
+	const struct sl_conf_port *conf;
+	uint16_t port_id; /* ethdev id for the dpdk driver */
+	uint16_t n_rxq, n_txq;
+	uint16_t rx_desc, tx_desc;
+	int started;
+};
+
+/* The driver named by a `ports:` entry, or NULL. */
+const struct sl_port_driver *sl_port_driver_find(const char *name);
+
+/* EAL device arguments this port needs ("--vdev" or "-a" and a value); returns
+ * the number of strings written to argv (0 or 2). */
+int sl_port_eal_args(const struct sl_conf_port *c, char **argv);
+
+static inline uint16_t sl_port_rx(struct sl_port *p, uint16_t q, struct rte_mbuf **pkts,
+				  uint16_t n)
+{
+	return p->drv->rx(p, q, pkts, n);
+}
+
+/* Send all n packets, retrying a full TX queue at most `retries` times; the
+ * packets still not sent are freed and their count returned, so the caller
+ * can count them as drops. */
+static inline uint16_t sl_port_tx_all(struct sl_port *p, uint16_t q, struct rte_mbuf **pkts,
+				      uint16_t n, uint16_t retries)
+{
+	uint16_t sent = p->drv->tx(p, q, pkts, n);
+
+	while (unlikely(sent < n) && retries--)
+		sent += p->drv->tx(p, q, pkts + sent, n - sent);
+	if (unlikely(sent < n)) {
+		rte_pktmbuf_free_bulk(pkts + sent, n - sent);
+		return n - sent;
+	}
+	return 0;
+}
+
+#endif

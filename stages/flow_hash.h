@@ -1,0 +1,43 @@
+/* flow_hash.h: a symmetric flow hash over the headers `parse` found, so that
+ * both directions of a flow hash alike (A->B and B->A take one path). */
+#ifndef SL_FLOW_HASH_H
+#define SL_FLOW_HASH_H
+
+#include <rte_hash_crc.h>
+#include <rte_mbuf.h>
+#include <rte_mbuf_ptype.h>
+
+#include "stages/stage.h"
+
+static inline uint32_t sl_flow_hash_sym(const struct rte_mbuf *m)
+{
+	const uint8_t *p = rte_pktmbuf_mtod(m, const uint8_t *);
+	uint32_t l3 = m->packet_type & RTE_PTYPE_L3_MASK;
+	uint32_t l4 = m->packet_type & RTE_PTYPE_L4_MASK;
+	const uint8_t *ip = p + m->l2_len;
+	uint32_t a, b, proto;
+
+	if (RTE_ETH_IS_IPV4_HDR(l3)) {
+		a = rte_hash_crc_4byte(*(const uint32_t *)(const void *)(ip + 12), 0);
+		b = rte_hash_crc_4byte(*(const uint32_t *)(const void *)(ip + 16), 0);
+		proto = ip[9];
+	} else if (RTE_ETH_IS_IPV6_HDR(l3)) {
+		a = rte_hash_crc(ip + 8, 16, 0);
+		b = rte_hash_crc(ip + 24, 16, 0);
+		proto = l4 == RTE_PTYPE_L4_TCP ? 6 : l4 == RTE_PTYPE_L4_UDP ? 17 : 0;
+	} else {
+		/* Non-IP: the MAC pair, still symmetric. */
+		a = rte_hash_crc(p, 6, 0);
+		b = rte_hash_crc(p + 6, 6, 0);
+		return a ^ b;
+	}
+	if (l4 == RTE_PTYPE_L4_TCP || l4 == RTE_PTYPE_L4_UDP) {
+		const uint8_t *t = ip + m->l3_len;
+		a = rte_hash_crc_2byte(*(const uint16_t *)(const void *)t, a);
+		b = rte_hash_crc_2byte(*(const uint16_t *)(const void *)(t + 2), b);
+	}
+	/* XOR is symmetric in (a, b); the final mix spreads it over all bits. */
+	return rte_hash_crc_4byte(a ^ b, proto);
+}
+
+#endif

@@ -1,0 +1,20 @@
+/* port_io.h: the config and state that port_rx and port_tx share. */
+#ifndef SL_PORT_IO_H
+#define SL_PORT_IO_H
+
+#include "drivers/port.h"
+#include "stages/stage.h"
+
+struct sl_port_io_conf {
+	char *port; /* must stay first: the runtime reads it (needs_port) */
+};
+
+struct sl_port_io_state {
+	struct sl_port *port;
+	uint16_t queue;
+	uint16_t retries;
+};
+
+int sl_port_io_init(struct sl_stage *st, const struct sl_stage_env *env, char *err, size_t len);
+
+#endif

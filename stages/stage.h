@@ -1,0 +1,278 @@
+/* stage.h: the stage API. A stage type declares itself (name, output ports,
+ * drop reasons, config keys, state size) with SL_STAGE_REGISTER; the runtime
+ * builds instances of it and calls its process function with bursts of mbufs.
+ * The inline helpers at the end are the only way a stage hands packets on:
+ * they update the stage's counters and push the burst to the next stage
+ * (direct call), a connector ring, or a counted drop. */
+#ifndef SL_STAGE_H
+#define SL_STAGE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <rte_common.h>
+#include <rte_cycles.h>
+#include <rte_mbuf.h>
+#include <rte_ring.h>
+
+#define SL_BURST_MAX 256
+#define SL_STAGE_MAX_OUTPUTS 16
+#define SL_STAGE_MAX_DROPS 16
+#define SL_NAME_MAX 48
+#define SL_LABEL_MAX 32
+
+/* next[] value that sends a packet to drop reason r instead of an output. */
+#define SL_DROP(r) ((uint16_t)(0x8000u | (r)))
+#define SL_IS_DROP(v) (((v)&0x8000u) != 0)
+
+/* Drop reason 0 exists for every stage: a packet sent to an output port that
+ * no connector leaves from. Stage-declared reasons start at 1. */
+#define SL_DROP_UNCONNECTED 0
+
+/* ---- configuration parameters ---------------------------------------- */
+
+enum sl_param_kind {
+	SL_PARAM_UINT,	  /* uint64_t within [min, max] */
+	SL_PARAM_BOOL,	  /* bool */
+	SL_PARAM_STR,	  /* char * (owned by the config) */
+	SL_PARAM_PORT,	  /* char *, must name an entry of `ports:` */
+	SL_PARAM_STRLIST, /* struct sl_strlist */
+};
+
+struct sl_strlist {
+	char **v;
+	unsigned n;
+};
+
+struct sl_param {
+	const char *name;
+	enum sl_param_kind kind;
+	size_t offset; /* into the stage type's conf struct */
+	bool required;
+	uint64_t min, max, def; /* UINT and BOOL */
+	const char *help;
+};
+
+/* ---- counters: one block per stage instance, written by its core only -- */
+
+struct sl_stage_counters {
+	uint64_t calls;
+	uint64_t pkts_in;
+	uint64_t cycles;
+	uint64_t out[SL_STAGE_MAX_OUTPUTS];
+	uint64_t drops[SL_STAGE_MAX_DROPS];
+} __rte_cache_aligned;
+
+/* A connector is a ring between two clusters. The producer and the consumer
+ * each own one cache line of counters so neither bounces the other's. */
+struct sl_conn_counters {
+	uint64_t enqueued;
+	uint64_t dropped_full;
+	uint64_t pad0[6];
+	uint64_t dequeued;
+	uint64_t peak;
+	uint64_t pad1[6];
+} __rte_cache_aligned;
+
+struct sl_connector {
+	struct rte_ring *ring;
+	struct sl_conn_counters *cnt;
+};
+
+/* ---- runtime instance -------------------------------------------------- */
+
+struct sl_stage;
+struct sl_port;
+
+enum sl_output_kind { SL_OUT_NONE, SL_OUT_STAGE, SL_OUT_RING };
+
+struct sl_output {
+	enum sl_output_kind kind;
+	struct sl_stage *stage;	   /* SL_OUT_STAGE: same cluster, direct call */
+	struct sl_connector *conn; /* SL_OUT_RING: another cluster */
+};
+
+/* What init gets besides the instance itself. */
+struct sl_stage_env {
+	int socket;	       /* NUMA node of the core the cluster is mapped to */
+	struct sl_port *port;  /* port_rx / port_tx: the opened port */
+	uint16_t queue;	       /* port_rx / port_tx: this instance's queue */
+	uint16_t burst;	       /* dataplane burst size */
+	uint16_t tx_retries;   /* port_tx: bounded retries before counting a drop */
+	uint16_t n_targets;    /* stages with dynamic outputs: how many */
+};
+
+struct sl_stage_type;
+
+struct sl_stage {
+	const struct sl_stage_type *type;
+	void *state;	  /* type->state_size bytes, hugepage memory on env.socket */
+	const void *conf; /* type->conf_size bytes, filled from the config */
+	struct sl_stage_counters *cnt;
+	uint16_t n_outputs;
+	uint16_t instance;
+	struct sl_output out[SL_STAGE_MAX_OUTPUTS];
+	/* Per-output staging arrays for split bursts, plus one for drops. A
+	 * stage instance runs on one core at a time and the graph is acyclic,
+	 * so no call can re-enter the same instance while these are in use. */
+	struct rte_mbuf **scratch;
+	char name[SL_NAME_MAX];
+};
+
+typedef void (*sl_process_fn)(struct sl_stage *st, struct rte_mbuf **pkts, uint16_t n);
+typedef uint16_t (*sl_poll_fn)(struct sl_stage *st, struct rte_mbuf **pkts, uint16_t max);
+
+struct sl_stage_type {
+	const char *name;
+	const char *help;
+	const char *const *outputs; /* names; outputs[0] is the default port */
+	uint16_t n_outputs;
+	/* Outputs are one per instance of the stage the default port feeds
+	 * (balance). Their names are the instance numbers. */
+	bool dynamic_outputs;
+	const char *const *drops; /* reasons 1..n_drops (0 is "unconnected") */
+	uint16_t n_drops;
+	const struct sl_param *params;
+	uint16_t n_params;
+	size_t conf_size;
+	size_t state_size;
+	/* Sinks (port_tx) count what leaves the graph in out[0] under this
+	 * label; they have no connectable outputs. */
+	const char *sink_output;
+	bool needs_port; /* port_rx/port_tx: conf starts with `char *port` */
+	bool is_source;	 /* polled by the worker; no input connectors */
+	bool is_tx;	 /* uses a TX queue of its port */
+	int (*init)(struct sl_stage *st, const struct sl_stage_env *env, char *err, size_t errlen);
+	void (*fini)(struct sl_stage *st);
+	sl_process_fn process; /* not for sources */
+	sl_poll_fn poll;       /* sources only: fill pkts, return count */
+	const struct sl_stage_type *next;
+};
+
+/* Registry (stages/registry.c). */
+void sl_stage_type_register(struct sl_stage_type *t);
+const struct sl_stage_type *sl_stage_type_find(const char *name);
+const struct sl_stage_type *sl_stage_type_first(void);
+
+#define SL_STAGE_REGISTER(t)                                                                       \
+	RTE_INIT(sl_stage_register_##t)                                                            \
+	{                                                                                          \
+		sl_stage_type_register(&t);                                                        \
+	}
+
+/* Name of output port i of an instance (dynamic ones are numbered). */
+const char *sl_stage_output_name(const struct sl_stage_type *t, unsigned i, char *buf, size_t len);
+/* Output port index by name, or -1. */
+int sl_stage_output_index(const struct sl_stage_type *t, const char *name, unsigned n_dynamic);
+
+/* ---- the hot path ------------------------------------------------------ */
+
+/* Per-lcore cycle attribution: a stage's cycles exclude those of the stages
+ * it calls directly, so per-stage cycles/packet add up to the cluster's. */
+struct sl_lcore_clock {
+	uint64_t child;
+};
+RTE_DECLARE_PER_LCORE(struct sl_lcore_clock, sl_clock);
+
+static inline void sl_output_push(struct sl_stage *st, const struct sl_output *o,
+				  struct rte_mbuf **pkts, uint16_t n);
+
+static inline void sl_stage_call(struct sl_stage *st, struct rte_mbuf **pkts, uint16_t n)
+{
+	struct sl_lcore_clock *clk = &RTE_PER_LCORE(sl_clock);
+	uint64_t saved = clk->child;
+	uint64_t t0 = rte_rdtsc();
+
+	clk->child = 0;
+	st->type->process(st, pkts, n);
+	uint64_t incl = rte_rdtsc() - t0;
+	struct sl_stage_counters *c = st->cnt;
+	c->calls++;
+	c->pkts_in += n;
+	c->cycles += incl - clk->child;
+	clk->child = saved + incl;
+}
+
+static inline void sl_connector_push(struct sl_stage *st, struct sl_connector *conn,
+				     struct rte_mbuf **pkts, uint16_t n)
+{
+	unsigned sent = rte_ring_sp_enqueue_burst(conn->ring, (void **)pkts, n, NULL);
+
+	conn->cnt->enqueued += sent;
+	if (unlikely(sent < n)) {
+		conn->cnt->dropped_full += n - sent;
+		rte_pktmbuf_free_bulk(pkts + sent, n - sent);
+	}
+	RTE_SET_USED(st);
+}
+
+static inline void sl_output_push(struct sl_stage *st, const struct sl_output *o,
+				  struct rte_mbuf **pkts, uint16_t n)
+{
+	if (likely(o->kind == SL_OUT_STAGE)) {
+		sl_stage_call(o->stage, pkts, n);
+	} else if (o->kind == SL_OUT_RING) {
+		sl_connector_push(st, o->conn, pkts, n);
+	} else {
+		st->cnt->drops[SL_DROP_UNCONNECTED] += n;
+		rte_pktmbuf_free_bulk(pkts, n);
+	}
+}
+
+/* Hand all n packets to output port `port`. */
+static inline void sl_forward(struct sl_stage *st, uint16_t port, struct rte_mbuf **pkts,
+			      uint16_t n)
+{
+	st->cnt->out[port] += n;
+	sl_output_push(st, &st->out[port], pkts, n);
+}
+
+/* Drop all n packets with reason r. */
+static inline void sl_drop(struct sl_stage *st, uint16_t reason, struct rte_mbuf **pkts,
+			   uint16_t n)
+{
+	st->cnt->drops[reason] += n;
+	rte_pktmbuf_free_bulk(pkts, n);
+}
+
+/* Hand packet i to next[i], an output port or SL_DROP(reason). When every
+ * packet goes the same way the whole burst moves on at once. */
+static inline void sl_forward_split(struct sl_stage *st, struct rte_mbuf **pkts,
+				    const uint16_t *next, uint16_t n)
+{
+	if (unlikely(n == 0))
+		return;
+	uint16_t first = next[0];
+	uint16_t i, same = 1;
+
+	for (i = 1; i < n; i++)
+		same &= next[i] == first;
+	if (same) {
+		if (SL_IS_DROP(first))
+			sl_drop(st, first & 0x7fff, pkts, n);
+		else
+			sl_forward(st, first, pkts, n);
+		return;
+	}
+
+	uint16_t cnt[SL_STAGE_MAX_OUTPUTS + 1] = {0};
+	struct rte_mbuf **drops = st->scratch + (size_t)st->n_outputs * SL_BURST_MAX;
+
+	for (i = 0; i < n; i++) {
+		uint16_t k = next[i];
+		if (SL_IS_DROP(k)) {
+			st->cnt->drops[k & 0x7fff]++;
+			drops[cnt[SL_STAGE_MAX_OUTPUTS]++] = pkts[i];
+		} else {
+			st->scratch[(size_t)k * SL_BURST_MAX + cnt[k]++] = pkts[i];
+		}
+	}
+	if (cnt[SL_STAGE_MAX_OUTPUTS])
+		rte_pktmbuf_free_bulk(drops, cnt[SL_STAGE_MAX_OUTPUTS]);
+	for (i = 0; i < st->n_outputs; i++)
+		if (cnt[i])
+			sl_forward(st, i, st->scratch + (size_t)i * SL_BURST_MAX, cnt[i]);
+}
+
+#endif
