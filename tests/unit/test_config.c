@@ -1,0 +1,269 @@
+/* test_config.c: the config loader rejects each invalid config with exactly
+ * the expected `file:line:col: message`, and accepts the valid base and the
+ * shipped examples. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "control/config.h"
+
+/* A valid config; cases replace one line of it (1-based) or append lines. */
+static const char *const base[] = {
+	"ports:",						    /* 1 */
+	"  in0: { driver: dpdk, devargs: \"net_null0\" }",	    /* 2 */
+	"  out0: { driver: dpdk, devargs: \"net_null1\" }",	    /* 3 */
+	"graph:",						    /* 4 */
+	"  stages:",						    /* 5 */
+	"    rx: { type: port_rx, port: in0 }",			    /* 6 */
+	"    p: { type: parse }",				    /* 7 */
+	"    tx: { type: port_tx, port: out0 }",		    /* 8 */
+	"  connectors:",					    /* 9 */
+	"    - rx -> p -> tx",					    /* 10 */
+	"clusters:",						    /* 11 */
+	"  a: [rx, p]",						    /* 12 */
+	"  b: [tx]",						    /* 13 */
+	"mapping:",						    /* 14 */
+	"  a: { core: 0 }",					    /* 15 */
+	"  b: { core: 1 }",					    /* 16 */
+	"dataplane:",						    /* 17 */
+	"  cores: [0, 1]",					    /* 18 */
+	NULL,
+};
+
+struct edit {
+	int line; /* replace this line; 0 = append */
+	const char *text;
+};
+
+struct bad_case {
+	const char *name;
+	struct edit edits[4];
+	const char *expect; /* message after "FILE:" */
+};
+
+static const struct bad_case cases[] = {
+	{"unknown top-level key", {{0, "extra: 1"}},
+	 "19:1: unknown key 'extra' in the config (expected one of: ports, graph, clusters, mapping, dataplane)"},
+	{"unknown port key", {{2, "  in0: { driver: dpdk, devargs: \"net_null0\", speed: 10 }"}},
+	 "2:46: unknown key 'speed' in a port (expected one of: driver, devargs, iface, queue, rx_desc, tx_desc)"},
+	{"unknown driver", {{2, "  in0: { driver: netmap, devargs: \"net_null0\" }"}},
+	 "2:18: port 'in0': unknown driver 'netmap' (expected dpdk)"},
+	{"af_xdp not built", {{2, "  in0: { driver: af_xdp, iface: veth0 }"}},
+	 "2:18: port 'in0': driver 'af_xdp' is not available in this build (expected dpdk)"},
+	{"dpdk without devargs", {{2, "  in0: { driver: dpdk }"}},
+	 "2:3: port 'in0' (driver dpdk) needs 'devargs'"},
+	{"duplicate devargs", {{3, "  out0: { driver: dpdk, devargs: \"net_null0\" }"}},
+	 "3:35: port 'out0' uses the same devargs as port 'in0'"},
+	{"unknown stage type", {{7, "    p: { type: parsr }"}},
+	 "7:16: unknown stage type 'parsr' (known: balance, drop, parse, pass, port_rx, port_tx)"},
+	{"unknown stage key", {{7, "    p: { type: parse, depth: 3 }"}},
+	 "7:23: unknown key 'depth' for stage type parse (expected one of: type, instances)"},
+	{"stage missing port", {{6, "    rx: { type: port_rx }"}},
+	 "6:5: stage 'rx' (type port_rx) needs 'port'"},
+	{"stage names unknown port", {{6, "    rx: { type: port_rx, port: in9 }"}},
+	 "6:32: 'port' names unknown port 'in9'"},
+	{"connector unknown stage", {{10, "    - rx -> q -> tx"}},
+	 "10:13: connector names unknown stage 'q'"},
+	{"connector unknown output", {{10, "    - rx -> p.bad -> tx"}},
+	 "10:13: stage 'p' (type parse) has no output port 'bad' (it has: out)"},
+	{"duplicate connector", {{10, "    - rx -> p -> tx\n    - p -> tx"}},
+	 "11:7: duplicate connector p.out -> tx (first at line 10:13)"},
+	{"output connected twice", {{7, "    p: { type: parse }\n    d: { type: drop }"}, {10, "    - rx -> p -> tx\n    - p -> d"}},
+	 "12:7: output p.out is already connected to 'tx' (at line 11:13); an output port feeds one stage"},
+	{"source as target", {{10, "    - p -> rx"}},
+	 "10:12: stage 'rx' (type port_rx) is a source and takes no input"},
+	{"sink as source", {{10, "    - rx -> p\n    - tx -> p"}},
+	 "11:7: stage 'tx' (type port_tx) has no output ports"},
+	{"chain ends with a port", {{10, "    - rx -> p -> tx.out"}},
+	 "10:18: 'tx.out' ends the chain: an output port names where packets go next"},
+	{"one-stage connector", {{10, "    - rx -> p -> tx\n    - p"}},
+	 "11:7: connector 'p' needs at least two stages joined by '->'"},
+	{"empty stage in chain", {{10, "    - rx -> -> tx"}},
+	 "10:13: empty stage name in connector 'rx -> -> tx'"},
+	{"cycle", {{7, "    p: { type: parse }\n    q: { type: pass }\n    r: { type: pass }"}, {10, "    - rx -> p -> tx\n    - q -> r -> q"}},
+	 "13:12: connector r -> q closes a cycle; the graph must be acyclic"},
+	{"stage with no input", {{7, "    p: { type: parse }\n    q: { type: pass }"}},
+	 "8:5: stage 'q' has no input connector"},
+	{"stage in no cluster", {{12, "  a: [rx]"}, {13, "  b: [tx]"}},
+	 "7:5: stage 'p' is in no cluster"},
+	{"stage in two clusters", {{13, "  b: [tx, p]"}},
+	 "13:11: stage 'p' is already in cluster 'a'"},
+	{"cluster names unknown stage", {{13, "  b: [tx, zz]"}},
+	 "13:11: cluster 'b' names unknown stage 'zz'"},
+	{"empty cluster", {{13, "  b: [tx]\n  c: []"}},
+	 "14:3: cluster 'c' is empty"},
+	{"core outside pool", {{16, "  b: { core: 7 }"}},
+	 "16:14: cluster 'b' is mapped to core 7, which is not in the core pool [0, 1]"},
+	{"mapping unknown cluster", {{16, "  b: { core: 1 }\n  z: { core: 1 }"}},
+	 "17:3: mapping names unknown cluster 'z'"},
+	{"cluster without mapping", {{16, "  a2: { core: 1 }"}},
+	 "mapping names unknown cluster 'a2'"},
+	{"cluster not mapped", {{16, ""}},
+	 "13:3: cluster 'b' has no mapping"},
+	{"instances mismatch", {{6, "    rx: { type: port_rx, port: in0, instances: 2 }"}, {7, "    p: { type: parse, instances: 2 }"}, {8, "    tx: { type: port_tx, port: out0, instances: 3 }"}},
+	 "10:13: connector p -> tx: 'tx' has 3 instances and 'p' has 2; feed them through a balance stage or give both the same count"},
+	{"balance with instances", {{7, "    p: { type: balance, instances: 2 }"}},
+	 "7:36: stage 'p' (type balance) spreads over the instances of the stage it feeds and cannot have instances itself"},
+	{"instance out of range", {{6, "    rx: { type: port_rx, port: in0, instances: 2 }"}, {7, "    p: { type: parse, instances: 2 }"}, {8, "    tx: { type: port_tx, port: out0, instances: 2 }"}, {12, "  a: [rx, p, \"p[2]\"]"}},
+	 "12:15: stage 'p' has 2 instance(s); [2] is out of range"},
+	{"yaml syntax error", {{12, "  a: [rx, p"}},
+	 NULL /* libfyaml's wording; checked for the prefix only */},
+	{"duplicate key", {{13, "  b: [tx]\n  a: [tx]"}},
+	 "14:3: duplicate key 'a' (first at line 12)"},
+	{"burst not an integer", {{18, "  cores: [0, 1]\n  burst: lots"}},
+	 "19:10: 'burst' must be an integer, got 'lots'"},
+	{"burst out of range", {{18, "  cores: [0, 1]\n  burst: 1000"}},
+	 "19:10: 'burst' is 1000, expected 1 to 256"},
+	{"ring size not power of two", {{18, "  cores: [0, 1]\n  ring_size: 1000"}},
+	 "19:14: 'ring_size' is 1000, expected a power of two"},
+	{"unused port", {{3, "  out0: { driver: dpdk, devargs: \"net_null1\" }\n  spare: { driver: dpdk, devargs: \"net_null2\" }"}},
+	 "4:3: port 'spare' is not used by any port_rx or port_tx stage"},
+	{"bad stage name", {{7, "    9p: { type: parse }"}},
+	 "7:5: stage name '9p' must start with a letter or '_' and hold only letters, digits, '_' and '-'"},
+	{"missing graph", {{4, "graf:"}},
+	 "4:1: unknown key 'graf' in the config (expected one of: ports, graph, clusters, mapping, dataplane)"},
+	{"core listed twice", {{18, "  cores: [1, 1]"}},
+	 "18:14: core 1 is listed twice"},
+};
+
+static char tmpdir[] = "/tmp/sl-test-config-XXXXXX";
+
+static void write_config(const char *path, const struct edit *edits)
+{
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	for (int i = 0; base[i]; i++) {
+		const char *line = base[i];
+		for (int e = 0; e < 4; e++)
+			if (edits[e].text && edits[e].line == i + 1)
+				line = edits[e].text;
+		if (*line)
+			fprintf(f, "%s\n", line);
+	}
+	for (int e = 0; e < 4; e++)
+		if (edits[e].text && edits[e].line == 0)
+			fprintf(f, "%s\n", edits[e].text);
+	fclose(f);
+}
+
+static void test_base_is_valid(void **state)
+{
+	(void)state;
+	char path[256];
+	struct sl_config *c = NULL;
+	struct sl_err err = {""};
+	struct edit none[4] = {{0, NULL}};
+	snprintf(path, sizeof(path), "%s/base.yaml", tmpdir);
+	write_config(path, none);
+	int rc = sl_config_load(path, &c, &err);
+	if (rc != 0)
+		fail_msg("base config rejected: %s", err.msg);
+	assert_int_equal(c->n_stages, 3);
+	assert_int_equal(c->n_links, 2);
+	assert_int_equal(c->n_clusters, 2);
+	assert_int_equal(c->clusters[1].core, 1);
+	assert_int_equal(c->ports[0].n_rxq, 1);
+	assert_int_equal(c->ports[1].n_txq, 1);
+	assert_int_equal(c->dp.burst, 32);
+	assert_string_equal(c->dp.name, "sluice");
+	sl_config_free(c);
+}
+
+static void test_bad_case(void **state)
+{
+	const struct bad_case *bc = *state;
+	char path[256], want[700];
+	struct sl_config *c = NULL;
+	struct sl_err err = {""};
+
+	snprintf(path, sizeof(path), "%s/case.yaml", tmpdir);
+	write_config(path, bc->edits);
+	int rc = sl_config_load(path, &c, &err);
+	if (rc == 0) {
+		sl_config_free(c);
+		fail_msg("%s: config was accepted", bc->name);
+	}
+	assert_null(c);
+	if (!bc->expect) {
+		snprintf(want, sizeof(want), "%s:", path);
+		if (strncmp(err.msg, want, strlen(want)) != 0)
+			fail_msg("%s: got '%s'", bc->name, err.msg);
+		return;
+	}
+	if (strchr(bc->expect, ':') && bc->expect[0] >= '0' && bc->expect[0] <= '9')
+		snprintf(want, sizeof(want), "%s:%s", path, bc->expect);
+	else /* location-free expectation: match the message tail */
+		snprintf(want, sizeof(want), "%s", bc->expect);
+	if (bc->expect[0] >= '0' && bc->expect[0] <= '9') {
+		if (strcmp(err.msg, want) != 0)
+			fail_msg("%s:\n  want: %s\n  got:  %s", bc->name, want, err.msg);
+	} else {
+		const char *tail = strstr(err.msg, want);
+		if (!tail || strlen(tail) != strlen(want))
+			fail_msg("%s:\n  want tail: %s\n  got:  %s", bc->name, want, err.msg);
+	}
+}
+
+static void test_missing_file(void **state)
+{
+	(void)state;
+	struct sl_config *c = NULL;
+	struct sl_err err;
+	assert_int_equal(sl_config_load("/nonexistent/sluice.yaml", &c, &err), -1);
+	assert_string_equal(err.msg, "/nonexistent/sluice.yaml:1:1: cannot open: No such file or directory");
+}
+
+static void test_examples_valid(void **state)
+{
+	(void)state;
+	static const char *const ex[] = {"passthrough.yaml", "two-cluster.yaml",
+					 "balance-fanout.yaml"};
+	for (unsigned i = 0; i < sizeof(ex) / sizeof(ex[0]); i++) {
+		char path[512];
+		struct sl_config *c = NULL;
+		struct sl_err err;
+		snprintf(path, sizeof(path), "%s/config/examples/%s", SOURCE_ROOT, ex[i]);
+		if (sl_config_load(path, &c, &err) != 0)
+			fail_msg("%s rejected: %s", ex[i], err.msg);
+		sl_config_free(c);
+	}
+}
+
+static void test_cpu_list(void **state)
+{
+	(void)state;
+	unsigned cores[16];
+	unsigned n = sl_cpu_parse_list("1-3,5,7-8\n", cores, 16);
+	assert_int_equal(n, 6);
+	assert_int_equal(cores[0], 1);
+	assert_int_equal(cores[2], 3);
+	assert_int_equal(cores[3], 5);
+	assert_int_equal(cores[5], 8);
+}
+
+int main(void)
+{
+	enum { N = sizeof(cases) / sizeof(cases[0]) };
+	struct CMUnitTest tests[N + 4];
+	if (!mkdtemp(tmpdir))
+		return 1;
+	tests[0] = (struct CMUnitTest)cmocka_unit_test(test_base_is_valid);
+	tests[1] = (struct CMUnitTest)cmocka_unit_test(test_missing_file);
+	tests[2] = (struct CMUnitTest)cmocka_unit_test(test_examples_valid);
+	tests[3] = (struct CMUnitTest)cmocka_unit_test(test_cpu_list);
+	for (int i = 0; i < N; i++)
+		tests[i + 4] = (struct CMUnitTest){cases[i].name, test_bad_case, NULL, NULL,
+						   (void *)&cases[i]};
+	int failed = _cmocka_run_group_tests("config", tests, N + 4, NULL, NULL);
+	char cmd[128];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "could not remove %s\n", tmpdir);
+	return failed ? 1 : 0;
+}
