@@ -169,8 +169,11 @@ static int create_instance(struct sl_runtime *rt, unsigned si, uint16_t ii,
 	desc->cluster = cl->idx;
 	desc->n_out = t->sink_output ? 1 : st->n_outputs;
 	desc->n_drops = t->n_drops;
-	for (unsigned j = 0; j < desc->n_out; j++)
-		sl_stage_output_name(t, j, desc->out_names[j], SL_LABEL_MAX);
+	for (unsigned j = 0; j < desc->n_out; j++) {
+		char nb[SL_LABEL_MAX];
+		snprintf(desc->out_names[j], SL_LABEL_MAX, "%s",
+			 sl_stage_output_name(t, j, nb, sizeof(nb)));
+	}
 	snprintf(desc->drop_names[0], SL_LABEL_MAX, "unconnected");
 	for (unsigned j = 0; j < t->n_drops; j++)
 		snprintf(desc->drop_names[j + 1], SL_LABEL_MAX, "%s", t->drops[j]);

@@ -3,11 +3,27 @@
 #ifndef SL_FLOW_HASH_H
 #define SL_FLOW_HASH_H
 
+#include <string.h>
+
 #include <rte_hash_crc.h>
 #include <rte_mbuf.h>
 #include <rte_mbuf_ptype.h>
 
 #include "stages/stage.h"
+
+static inline uint32_t sl_rd32(const uint8_t *p)
+{
+	uint32_t v;
+	memcpy(&v, p, sizeof(v)); /* headers need not be 4-byte aligned */
+	return v;
+}
+
+static inline uint16_t sl_rd16(const uint8_t *p)
+{
+	uint16_t v;
+	memcpy(&v, p, sizeof(v));
+	return v;
+}
 
 static inline uint32_t sl_flow_hash_sym(const struct rte_mbuf *m)
 {
@@ -18,8 +34,8 @@ static inline uint32_t sl_flow_hash_sym(const struct rte_mbuf *m)
 	uint32_t a, b, proto;
 
 	if (RTE_ETH_IS_IPV4_HDR(l3)) {
-		a = rte_hash_crc_4byte(*(const uint32_t *)(const void *)(ip + 12), 0);
-		b = rte_hash_crc_4byte(*(const uint32_t *)(const void *)(ip + 16), 0);
+		a = rte_hash_crc_4byte(sl_rd32(ip + 12), 0);
+		b = rte_hash_crc_4byte(sl_rd32(ip + 16), 0);
 		proto = ip[9];
 	} else if (RTE_ETH_IS_IPV6_HDR(l3)) {
 		a = rte_hash_crc(ip + 8, 16, 0);
@@ -33,8 +49,8 @@ static inline uint32_t sl_flow_hash_sym(const struct rte_mbuf *m)
 	}
 	if (l4 == RTE_PTYPE_L4_TCP || l4 == RTE_PTYPE_L4_UDP) {
 		const uint8_t *t = ip + m->l3_len;
-		a = rte_hash_crc_2byte(*(const uint16_t *)(const void *)t, a);
-		b = rte_hash_crc_2byte(*(const uint16_t *)(const void *)(t + 2), b);
+		a = rte_hash_crc_2byte(sl_rd16(t), a);
+		b = rte_hash_crc_2byte(sl_rd16(t + 2), b);
 	}
 	/* XOR is symmetric in (a, b); the final mix spreads it over all bits. */
 	return rte_hash_crc_4byte(a ^ b, proto);
