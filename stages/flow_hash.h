@@ -25,6 +25,14 @@ static inline uint16_t sl_rd16(const uint8_t *p)
 	return v;
 }
 
+static inline uint32_t sl_hash_ip6(const uint8_t *a)
+{
+	uint32_t h = rte_hash_crc_4byte(sl_rd32(a), 0);
+	h = rte_hash_crc_4byte(sl_rd32(a + 4), h);
+	h = rte_hash_crc_4byte(sl_rd32(a + 8), h);
+	return rte_hash_crc_4byte(sl_rd32(a + 12), h);
+}
+
 static inline uint32_t sl_flow_hash_sym(const struct rte_mbuf *m)
 {
 	const uint8_t *p = rte_pktmbuf_mtod(m, const uint8_t *);
@@ -38,13 +46,13 @@ static inline uint32_t sl_flow_hash_sym(const struct rte_mbuf *m)
 		b = rte_hash_crc_4byte(sl_rd32(ip + 16), 0);
 		proto = ip[9];
 	} else if (RTE_ETH_IS_IPV6_HDR(l3)) {
-		a = rte_hash_crc(ip + 8, 16, 0);
-		b = rte_hash_crc(ip + 24, 16, 0);
+		a = sl_hash_ip6(ip + 8);
+		b = sl_hash_ip6(ip + 24);
 		proto = l4 == RTE_PTYPE_L4_TCP ? 6 : l4 == RTE_PTYPE_L4_UDP ? 17 : 0;
 	} else {
 		/* Non-IP: the MAC pair, still symmetric. */
-		a = rte_hash_crc(p, 6, 0);
-		b = rte_hash_crc(p + 6, 6, 0);
+		a = rte_hash_crc_2byte(sl_rd16(p + 4), rte_hash_crc_4byte(sl_rd32(p), 0));
+		b = rte_hash_crc_2byte(sl_rd16(p + 10), rte_hash_crc_4byte(sl_rd32(p + 6), 0));
 		return a ^ b;
 	}
 	if (l4 == RTE_PTYPE_L4_TCP || l4 == RTE_PTYPE_L4_UDP) {
