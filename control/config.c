@@ -376,7 +376,7 @@ static int load_stage(struct loader *L, const struct sl_ynode *k, const struct s
 		if (!strcmp(key, "type"))
 			continue;
 		if (!strcmp(key, "instances")) {
-			uint64_t n;
+			uint64_t n = 0;
 			if (parse_uint(L, val, "instances", 1, SL_STAGE_MAX_OUTPUTS, &n) < 0)
 				return -1;
 			s->instances = (uint16_t)n;
@@ -781,7 +781,7 @@ static int load_dataplane(struct loader *L, const struct sl_ynode *n)
 					       "'cores' must be a non-empty sequence of CPU numbers");
 			dp->cores = calloc(x->n, sizeof(unsigned));
 			for (size_t i = 0; i < x->n; i++) {
-				uint64_t v;
+				uint64_t v = 0;
 				if (parse_uint(L, x->items[i], "cores", 0, MAX_CORES - 1, &v) < 0)
 					return -1;
 				for (unsigned j = 0; j < dp->n_cores; j++)
@@ -836,7 +836,7 @@ static int load_mapping(struct loader *L, const struct sl_ynode *n)
 		const struct sl_ynode *core = sl_yaml_get(v, "core");
 		if (!core)
 			return sl_errf(L->err, &k->loc, "mapping of '%s' has no 'core'", k->str);
-		uint64_t cv;
+		uint64_t cv = 0;
 		if (parse_uint(L, core, "core", 0, MAX_CORES - 1, &cv) < 0)
 			return -1;
 		bool in_pool = false;

@@ -434,10 +434,15 @@ int main(int argc, char **argv)
 	uint64_t last_rx = 0;
 	struct sl_stats_hdr *prev = NULL;
 	const char *why = "signal";
-	for (;;) {
-		usleep(50000);
+	/* Port statistics are read from the PMD's queue counters, which the
+	 * workers write: reading them too often pulls those lines off the
+	 * worker cores, so it happens every PORT_STATS_TICKS ticks only. */
+	enum { TICK_US = 50000, PORT_STATS_TICKS = 10 };
+	for (unsigned tick = 1;; tick++) {
+		usleep(TICK_US);
 		double t = now_s();
-		sl_runtime_update_port_stats(&rt);
+		if (tick % PORT_STATS_TICKS == 0)
+			sl_runtime_update_port_stats(&rt);
 		clock_gettime(CLOCK_MONOTONIC, &ts);
 		rt.stats->heartbeat_ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 		uint64_t rx = sl_runtime_rx_total(&rt);

@@ -293,14 +293,22 @@ static int build_clusters_sources(struct sl_runtime *rt, struct conn_key *keys, 
 		for (unsigned k = 0; k < rt->n_conns; k++)
 			if (cfg->stages[keys[k].ts].cluster[keys[k].ti] == (int)c)
 				cl->src[cl->n_src++] = (struct sl_source){
-					SL_SRC_RING, rt->inst[keys[k].ts][keys[k].ti],
-					&rt->conns[k]};
+					.kind = SL_SRC_RING,
+					.stage = rt->inst[keys[k].ts][keys[k].ti],
+					.conn = &rt->conns[k]};
 		for (unsigned s = 0; s < cfg->n_stages; s++)
 			for (unsigned i = 0; i < cfg->stages[s].instances; i++)
 				if (cfg->stages[s].type->is_source &&
-				    cfg->stages[s].cluster[i] == (int)c)
-					cl->src[cl->n_src++] =
-						(struct sl_source){SL_SRC_PORT, rt->inst[s][i], NULL};
+				    cfg->stages[s].cluster[i] == (int)c) {
+					const struct sl_conf_stage *cs = &cfg->stages[s];
+					struct sl_source *src = &cl->src[cl->n_src++];
+					src->kind = SL_SRC_PORT;
+					src->stage = rt->inst[s][i];
+					if (cs->type->needs_port) {
+						src->port = &rt->ports[cs->port];
+						src->queue = (uint16_t)(cs->queue_base + i);
+					}
+				}
 	}
 	return 0;
 }

@@ -20,7 +20,9 @@ enum sl_source_kind { SL_SRC_PORT, SL_SRC_RING };
 
 struct sl_source {
 	enum sl_source_kind kind;
-	struct sl_stage *stage; /* SL_SRC_PORT: the port_rx; SL_SRC_RING: the consumer */
+	uint16_t queue;		/* SL_SRC_PORT with port: the RX queue */
+	struct sl_port *port;	/* port_rx sources: polled inline, no poll() call */
+	struct sl_stage *stage; /* SL_SRC_PORT: the source stage; SL_SRC_RING: the consumer */
 	struct sl_connector *conn;
 };
 

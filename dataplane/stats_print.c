@@ -38,6 +38,7 @@ void sl_stats_print(FILE *f, const struct sl_stats_hdr *s, const struct sl_stats
 		uint64_t d_in = c->pkts_in - (ps ? ps->cnt.pkts_in : 0);
 		uint64_t d_calls = c->calls - (ps ? ps->cnt.calls : 0);
 		uint64_t d_cyc = c->cycles - (ps ? ps->cnt.cycles : 0);
+		uint64_t d_timed = c->timed_pkts - (ps ? ps->cnt.timed_pkts : 0);
 		char mpps[16] = "";
 		if (prev && interval_s > 0)
 			snprintf(mpps, sizeof(mpps), "%.3f", d_in / interval_s / 1e6);
@@ -45,7 +46,7 @@ void sl_stats_print(FILE *f, const struct sl_stats_hdr *s, const struct sl_stats
 			   " %9.1f %9.1f %8s\n",
 			st->name, st->type, cl[st->cluster].name, cl[st->cluster].core, c->pkts_in,
 			out, drops, d_calls ? (double)d_in / d_calls : 0.0,
-			d_in ? (double)d_cyc / d_in : 0.0, mpps);
+			d_timed ? (double)d_cyc / d_timed : 0.0, mpps);
 		if (st->n_out > 1) {
 			fprintf(f, "%20s out:", "");
 			for (unsigned j = 0; j < st->n_out; j++)
@@ -127,6 +128,7 @@ json_t *sl_stats_to_json(const struct sl_stats_hdr *s)
 		json_object_set_new(o, "calls", u64(st->cnt.calls));
 		json_object_set_new(o, "in", u64(st->cnt.pkts_in));
 		json_object_set_new(o, "cycles", u64(st->cnt.cycles));
+		json_object_set_new(o, "timed_packets", u64(st->cnt.timed_pkts));
 		for (unsigned j = 0; j < st->n_out; j++)
 			json_object_set_new(out, st->out_names[j], u64(st->cnt.out[j]));
 		for (unsigned j = 0; j <= st->n_drops; j++)

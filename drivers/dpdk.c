@@ -139,7 +139,7 @@ static int dpdk_socket(struct sl_port *p)
 	return rte_eth_dev_socket_id(p->port_id);
 }
 
-static const struct sl_port_driver dpdk_driver = {
+const struct sl_port_driver sl_dpdk_driver = {
 	.name = "dpdk",
 	.open = dpdk_open,
 	.close = dpdk_close,
@@ -152,7 +152,7 @@ static const struct sl_port_driver dpdk_driver = {
 const struct sl_port_driver *sl_port_driver_find(const char *name)
 {
 	if (!strcmp(name, "dpdk"))
-		return &dpdk_driver;
+		return &sl_dpdk_driver;
 	return NULL;
 }
 

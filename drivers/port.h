@@ -7,6 +7,7 @@
 
 #include <stdint.h>
 
+#include <rte_ethdev.h>
 #include <rte_mbuf.h>
 #include <rte_mempool.h>
 
@@ -46,10 +47,24 @@ const struct sl_port_driver *sl_port_driver_find(const char *name);
  * the number of strings written to argv (0 or 2). */
 int sl_port_eal_args(const struct sl_conf_port *c, char **argv);
 
+/* The dpdk driver is the common case: its bursts go straight to the ethdev
+ * inline functions instead of through one more indirect call. */
+extern const struct sl_port_driver sl_dpdk_driver;
+
 static inline uint16_t sl_port_rx(struct sl_port *p, uint16_t q, struct rte_mbuf **pkts,
 				  uint16_t n)
 {
+	if (likely(p->drv == &sl_dpdk_driver))
+		return rte_eth_rx_burst(p->port_id, q, pkts, n);
 	return p->drv->rx(p, q, pkts, n);
+}
+
+static inline uint16_t sl_port_tx(struct sl_port *p, uint16_t q, struct rte_mbuf **pkts,
+				  uint16_t n)
+{
+	if (likely(p->drv == &sl_dpdk_driver))
+		return rte_eth_tx_burst(p->port_id, q, pkts, n);
+	return p->drv->tx(p, q, pkts, n);
 }
 
 /* Send all n packets, retrying a full TX queue at most `retries` times; the
@@ -58,10 +73,10 @@ static inline uint16_t sl_port_rx(struct sl_port *p, uint16_t q, struct rte_mbuf
 static inline uint16_t sl_port_tx_all(struct sl_port *p, uint16_t q, struct rte_mbuf **pkts,
 				      uint16_t n, uint16_t retries)
 {
-	uint16_t sent = p->drv->tx(p, q, pkts, n);
+	uint16_t sent = sl_port_tx(p, q, pkts, n);
 
 	while (unlikely(sent < n) && retries--)
-		sent += p->drv->tx(p, q, pkts + sent, n - sent);
+		sent += sl_port_tx(p, q, pkts + sent, n - sent);
 	if (unlikely(sent < n)) {
 		rte_pktmbuf_free_bulk(pkts + sent, n - sent);
 		return n - sent;
