@@ -414,6 +414,7 @@ int main(int argc, char **argv)
 		goto out_rt;
 	}
 	sl_pin_check_numa(&rt);
+	sl_runtime_wait_links(&rt, 3000);
 	sl_runtime_update_port_stats(&rt);
 	sl_stats_publish(rt.stats);
 

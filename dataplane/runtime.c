@@ -7,6 +7,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <rte_malloc.h>
 #include <rte_errno.h>
@@ -410,11 +411,29 @@ void sl_runtime_free(struct sl_runtime *rt)
 	free(rt->ports);
 }
 
+void sl_runtime_wait_links(struct sl_runtime *rt, unsigned timeout_ms)
+{
+	unsigned waited = 0, down;
+	do {
+		down = 0;
+		for (unsigned i = 0; i < rt->n_ports; i++)
+			down += !rt->ports[i].drv->link_up(&rt->ports[i]);
+		if (down == 0 || waited >= timeout_ms)
+			break;
+		usleep(10000);
+		waited += 10;
+	} while (1);
+	for (unsigned i = 0; i < rt->n_ports && down; i++)
+		if (!rt->ports[i].drv->link_up(&rt->ports[i]))
+			fprintf(stderr, "sluice-dp: warning: port '%s' link is down after %u ms\n",
+				rt->ports[i].conf->name, timeout_ms);
+}
+
 void sl_runtime_update_port_stats(struct sl_runtime *rt)
 {
 	for (unsigned i = 0; i < rt->n_ports; i++) {
 		struct sl_port_stats s;
-		if (rt->ports[i].drv && rt->ports[i].drv->stats(&rt->ports[i], &s) == 0)
+		if (rt->ports[i].drv && sl_port_read_stats(&rt->ports[i], &s) == 0)
 			sl_stats_ports(rt->stats)[i].st = s;
 	}
 }

@@ -75,6 +75,10 @@ unsigned sl_runtime_count_instances(const struct sl_config *cfg);
 int sl_runtime_build(struct sl_runtime *rt, char *err, size_t len);
 void sl_runtime_free(struct sl_runtime *rt);
 
+/* Wait up to timeout_ms for every port's link to come up (a memif client
+ * connecting, a tap being configured); warn about those still down. */
+void sl_runtime_wait_links(struct sl_runtime *rt, unsigned timeout_ms);
+
 /* Copy port statistics into the stats segment (management thread). */
 void sl_runtime_update_port_stats(struct sl_runtime *rt);
 /* Total packets all ports have received so far. */

@@ -139,6 +139,14 @@ static int dpdk_socket(struct sl_port *p)
 	return rte_eth_dev_socket_id(p->port_id);
 }
 
+static int dpdk_link_up(struct sl_port *p)
+{
+	struct rte_eth_link link;
+	if (rte_eth_link_get_nowait(p->port_id, &link) != 0)
+		return 0;
+	return link.link_status == RTE_ETH_LINK_UP;
+}
+
 const struct sl_port_driver sl_dpdk_driver = {
 	.name = "dpdk",
 	.open = dpdk_open,
@@ -147,7 +155,24 @@ const struct sl_port_driver sl_dpdk_driver = {
 	.tx = dpdk_tx,
 	.stats = dpdk_stats,
 	.socket = dpdk_socket,
+	.link_up = dpdk_link_up,
 };
+
+int sl_port_read_stats(struct sl_port *p, struct sl_port_stats *out)
+{
+	struct sl_port_stats raw;
+	if (p->drv->stats(p, &raw) != 0)
+		return -1;
+	uint64_t *r = (uint64_t *)&raw, *l = (uint64_t *)&p->last_raw, *b = (uint64_t *)&p->base;
+	uint64_t *o = (uint64_t *)out;
+	for (size_t i = 0; i < sizeof(raw) / sizeof(uint64_t); i++) {
+		if (r[i] < l[i])
+			b[i] += l[i];
+		l[i] = r[i];
+		o[i] = b[i] + r[i];
+	}
+	return 0;
+}
 
 const struct sl_port_driver *sl_port_driver_find(const char *name)
 {

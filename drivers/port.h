@@ -29,6 +29,7 @@ struct sl_port_driver {
 	uint16_t (*tx)(struct sl_port *p, uint16_t q, struct rte_mbuf **pkts, uint16_t n);
 	int (*stats)(struct sl_port *p, struct sl_port_stats *out);
 	int (*socket)(struct sl_port *p); /* NUMA node, or -1 when unknown */
+	int (*link_up)(struct sl_port *p); /* 1 up, 0 down */
 };
 
 struct sl_port {
@@ -38,7 +39,13 @@ struct sl_port {
 	uint16_t n_rxq, n_txq;
 	uint16_t rx_desc, tx_desc;
 	int started;
+	/* Some PMDs zero their counters when a peer goes away (memif); the
+	 * totals fold the lost readings in so they never go backwards. */
+	struct sl_port_stats last_raw, base;
 };
+
+/* Read the port's statistics into out, monotonic across PMD resets. */
+int sl_port_read_stats(struct sl_port *p, struct sl_port_stats *out);
 
 /* The driver named by a `ports:` entry, or NULL. */
 const struct sl_port_driver *sl_port_driver_find(const char *name);

@@ -19,9 +19,10 @@ cleanup() {
 	sleep 0.2
 	for p in $(jobs -p); do kill -KILL "$p" 2>/dev/null || true; done
 	wait 2>/dev/null || true
-	rm -f /dev/hugepages/"${PREFIX}"map_* 2>/dev/null || true
-	rm -rf /var/run/dpdk/"${PREFIX}" "/run/user/$(id -u)/dpdk/${PREFIX}" 2>/dev/null || true
-	rm -f /dev/shm/sluice-"${PREFIX}".stats 2>/dev/null || true
+	# Every DPDK name a test uses starts with $PREFIX.
+	rm -f /dev/hugepages/"${PREFIX}"* 2>/dev/null || true
+	rm -rf /var/run/dpdk/"${PREFIX}"* "/run/user/$(id -u)/dpdk/${PREFIX}"* 2>/dev/null || true
+	rm -f /dev/shm/sluice-"${PREFIX}"* 2>/dev/null || true
 	rm -rf "$TMP"
 	exit $rc
 }
