@@ -732,8 +732,8 @@ static int load_clusters(struct loader *L, const struct sl_ynode *n)
 
 static int load_dataplane(struct loader *L, const struct sl_ynode *n)
 {
-	static const char *const keys[] = {"name", "cores", "burst", "ring_size", "mbufs",
-					   "tx_retries", NULL};
+	static const char *const keys[] = {"name",	 "cores",      "burst",	    "ring_size",
+					   "mbufs",	 "tx_retries", "ring_full", NULL};
 	struct sl_conf_dataplane *dp = &L->c->dp;
 	const struct sl_ynode *x;
 
@@ -772,6 +772,13 @@ static int load_dataplane(struct loader *L, const struct sl_ynode *n)
 		if ((x = sl_yaml_get(n, "mbufs")) &&
 		    parse_uint(L, x, "mbufs", 1024, 1u << 26, &dp->mbufs) < 0)
 			return -1;
+		if ((x = sl_yaml_get(n, "ring_full"))) {
+			if (x->kind != SL_Y_SCALAR ||
+			    (strcmp(x->str, "drop") && strcmp(x->str, "backpressure")))
+				return sl_errf(L->err, &x->loc,
+					       "'ring_full' must be backpressure or drop");
+			dp->ring_drop = !strcmp(x->str, "drop");
+		}
 		if ((x = sl_yaml_get(n, "tx_retries")) &&
 		    parse_uint(L, x, "tx_retries", 0, 100000, &dp->tx_retries) < 0)
 			return -1;

@@ -79,6 +79,7 @@ struct sl_conf_dataplane {
 	uint64_t ring_size;
 	uint64_t mbufs; /* 0: computed */
 	uint64_t tx_retries;
+	bool ring_drop; /* ring_full: drop (else backpressure) */
 	struct sl_loc loc;
 };
 

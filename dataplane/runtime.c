@@ -227,6 +227,7 @@ static int create_connector(struct sl_runtime *rt, unsigned ci, const struct con
 	desc->from_cluster = (uint32_t)k->from_cluster;
 	desc->to_cluster = (uint32_t)to_cluster;
 	desc->capacity = rte_ring_get_capacity(c->ring);
+	desc->cnt.free_hint = desc->capacity;
 	if (ci + 1 == rt->n_conns)
 		generation++;
 	return 0;
@@ -289,6 +290,20 @@ static int build_clusters_sources(struct sl_runtime *rt, struct conn_key *keys, 
 			snprintf(err, len, "cluster '%s': out of hugepage memory", cl->name);
 			return -1;
 		}
+		cl->backpressure = !cfg->dp.ring_drop;
+		cl->stalls = &sl_stats_clusters(rt->stats)[c].stalls;
+		for (unsigned k = 0; k < rt->n_conns; k++)
+			cl->n_outs += keys[k].from_cluster == (int)c;
+		cl->outs = rte_zmalloc_socket("sl_outs", (cl->n_outs + 1u) * sizeof(*cl->outs),
+					      RTE_CACHE_LINE_SIZE, lc ? lc->socket : SOCKET_ID_ANY);
+		if (!cl->outs) {
+			snprintf(err, len, "cluster '%s': out of hugepage memory", cl->name);
+			return -1;
+		}
+		cl->n_outs = 0;
+		for (unsigned k = 0; k < rt->n_conns; k++)
+			if (keys[k].from_cluster == (int)c)
+				cl->outs[cl->n_outs++] = &rt->conns[k];
 		/* Rings first: draining what is in flight before taking more in
 		 * keeps ring occupancy low. */
 		for (unsigned k = 0; k < rt->n_conns; k++)
@@ -403,8 +418,10 @@ void sl_runtime_free(struct sl_runtime *rt)
 	for (unsigned i = 0; i < rt->n_conns; i++)
 		rte_ring_free(rt->conns[i].ring);
 	free(rt->conns);
-	for (unsigned c = 0; c < rt->n_clusters; c++)
+	for (unsigned c = 0; c < rt->n_clusters; c++) {
 		rte_free(rt->clusters[c].src);
+		rte_free(rt->clusters[c].outs);
+	}
 	free(rt->clusters);
 	for (unsigned l = 0; l < rt->n_lcores; l++)
 		rte_free(rt->lcores[l].work);

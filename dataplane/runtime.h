@@ -33,6 +33,13 @@ struct sl_cluster {
 	uint16_t burst;
 	uint16_t n_src;
 	struct sl_source *src;
+	/* Backpressure: rings this cluster feeds. A source is polled only
+	 * while each has room for a whole burst, so a ring never overflows;
+	 * a full ring stalls its producer, and the stall reaches the port. */
+	bool backpressure;
+	uint16_t n_outs;
+	struct sl_connector **outs;
+	uint64_t *stalls; /* in the stats segment, written by the running core */
 };
 
 /* What one worker lcore runs; replaced whole, under RCU. */

@@ -74,6 +74,10 @@ void sl_stats_print(FILE *f, const struct sl_stats_hdr *s, const struct sl_stats
 				cn->cnt.enqueued - cn->cnt.dequeued, cn->cnt.peak);
 		}
 	}
+	fprintf(f, "\n%-20s %4s %14s %10s\n", "cluster", "core", "stalls", "moves");
+	for (unsigned i = 0; i < s->n_clusters; i++)
+		fprintf(f, "%-20s %4d %14" PRIu64 " %10" PRIu64 "\n", cl[i].name, cl[i].core,
+			cl[i].stalls, cl[i].moves);
 	fprintf(f, "\n%-12s %-24s %14s %14s %10s %10s %10s %10s\n", "port", "device", "rx", "tx",
 		"imissed", "ierrors", "oerrors", "rx_nombuf");
 	for (unsigned i = 0; i < s->n_ports; i++) {
@@ -113,6 +117,7 @@ json_t *sl_stats_to_json(const struct sl_stats_hdr *s)
 		json_object_set_new(o, "name", json_string(cl[i].name));
 		json_object_set_new(o, "core", json_integer(cl[i].core));
 		json_object_set_new(o, "moves", u64(cl[i].moves));
+		json_object_set_new(o, "stalls", u64(cl[i].stalls));
 		json_array_append_new(clusters, o);
 	}
 	json_object_set_new(root, "clusters", clusters);

@@ -69,6 +69,9 @@ struct sl_stats_cluster {
 	int32_t core;
 	uint32_t pad;
 	uint64_t moves;
+	/* Written by the core running the cluster: polls skipped because a
+	 * ring it feeds had no room for a burst. */
+	uint64_t stalls __attribute__((aligned(64)));
 } __attribute__((aligned(64)));
 
 #define SL_STATS_AT(hdr, off, type) ((type *)((char *)(hdr) + (off)))

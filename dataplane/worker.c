@@ -57,12 +57,32 @@ static inline void run_ring_source(const struct sl_source *s, struct rte_mbuf **
 	sl_stage_call(s->stage, pkts, (uint16_t)n);
 }
 
+/* Whether every ring the cluster feeds has room for a whole burst. The
+ * producer's own hint is checked first; the ring itself (the consumer's
+ * cache line) is read only when the hint says it is nearly full. */
+static inline bool outputs_have_room(const struct sl_cluster *cl)
+{
+	for (uint16_t i = 0; i < cl->n_outs; i++) {
+		struct sl_connector *c = cl->outs[i];
+		if (likely(c->cnt->free_hint >= cl->burst))
+			continue;
+		c->cnt->free_hint = rte_ring_free_count(c->ring);
+		if (c->cnt->free_hint < cl->burst)
+			return false;
+	}
+	return true;
+}
+
 static inline void run_cluster(const struct sl_cluster *cl, bool sources_on)
 {
 	struct rte_mbuf *pkts[SL_BURST_MAX];
 
 	for (uint16_t i = 0; i < cl->n_src; i++) {
 		const struct sl_source *s = &cl->src[i];
+		if (cl->backpressure && !outputs_have_room(cl)) {
+			(*cl->stalls)++;
+			return;
+		}
 		if (s->kind == SL_SRC_RING)
 			run_ring_source(s, pkts, cl->burst);
 		else if (sources_on)

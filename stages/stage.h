@@ -70,7 +70,10 @@ struct sl_stage_counters {
 struct sl_conn_counters {
 	uint64_t enqueued;
 	uint64_t dropped_full;
-	uint64_t pad0[6];
+	/* Free slots the producer last saw; lets backpressure check for room
+	 * without reading the consumer's cache line on every poll. */
+	uint64_t free_hint;
+	uint64_t pad0[5];
 	uint64_t dequeued;
 	uint64_t peak;
 	uint64_t pad1[6];
@@ -219,9 +222,11 @@ static inline uint64_t sl_clock_burst_start(void)
 static inline void sl_connector_push(struct sl_stage *st, struct sl_connector *conn,
 				     struct rte_mbuf **pkts, uint16_t n)
 {
-	unsigned sent = rte_ring_sp_enqueue_burst(conn->ring, (void **)pkts, n, NULL);
+	unsigned free_left;
+	unsigned sent = rte_ring_sp_enqueue_burst(conn->ring, (void **)pkts, n, &free_left);
 
 	conn->cnt->enqueued += sent;
+	conn->cnt->free_hint = free_left;
 	if (unlikely(sent < n)) {
 		conn->cnt->dropped_full += n - sent;
 		rte_pktmbuf_free_bulk(pkts + sent, n - sent);

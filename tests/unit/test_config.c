@@ -122,6 +122,8 @@ static const struct bad_case cases[] = {
 	 "19:10: 'burst' is 1000, expected 1 to 256"},
 	{"ring size not power of two", {{18, "  cores: [0, 1]\n  ring_size: 1000"}},
 	 "19:14: 'ring_size' is 1000, expected a power of two"},
+	{"ring_full value", {{18, "  cores: [0, 1]\n  ring_full: block"}},
+	 "19:14: 'ring_full' must be backpressure or drop"},
 	{"unused port", {{3, "  out0: { driver: dpdk, devargs: \"net_null1\" }\n  spare: { driver: dpdk, devargs: \"net_null2\" }"}},
 	 "4:3: port 'spare' is not used by any port_rx or port_tx stage"},
 	{"bad stage name", {{7, "    9p: { type: parse }"}},
