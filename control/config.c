@@ -205,6 +205,45 @@ int sl_config_find_stage(const struct sl_config *c, const char *name)
 	return -1;
 }
 
+bool sl_config_stage_equal(const struct sl_conf_stage *a, const struct sl_conf_stage *b)
+{
+	if (a->type != b->type || a->instances != b->instances)
+		return false;
+	for (unsigned i = 0; i < a->type->n_params; i++) {
+		const struct sl_param *pr = &a->type->params[i];
+		const char *x = (const char *)a->conf + pr->offset;
+		const char *y = (const char *)b->conf + pr->offset;
+		switch (pr->kind) {
+		case SL_PARAM_UINT:
+			if (*(const uint64_t *)(const void *)x != *(const uint64_t *)(const void *)y)
+				return false;
+			break;
+		case SL_PARAM_BOOL:
+			if (*(const bool *)x != *(const bool *)y)
+				return false;
+			break;
+		case SL_PARAM_STR:
+		case SL_PARAM_PORT: {
+			const char *s = *(char *const *)(const void *)x;
+			const char *t = *(char *const *)(const void *)y;
+			if ((s == NULL) != (t == NULL) || (s && strcmp(s, t)))
+				return false;
+			break;
+		}
+		case SL_PARAM_STRLIST: {
+			const struct sl_strlist *s = (const void *)x, *t = (const void *)y;
+			if (s->n != t->n)
+				return false;
+			for (unsigned j = 0; j < s->n; j++)
+				if (strcmp(s->v[j], t->v[j]))
+					return false;
+			break;
+		}
+		}
+	}
+	return true;
+}
+
 int sl_config_find_port(const struct sl_config *c, const char *name)
 {
 	for (unsigned i = 0; i < c->n_ports; i++)

@@ -102,6 +102,8 @@ int sl_config_load(const char *path, struct sl_config **out, struct sl_err *err)
 void sl_config_free(struct sl_config *c);
 
 int sl_config_find_stage(const struct sl_config *c, const char *name);
+/* Same type, instance count and configuration values. */
+bool sl_config_stage_equal(const struct sl_conf_stage *a, const struct sl_conf_stage *b);
 int sl_config_find_port(const struct sl_config *c, const char *name);
 
 /* The default core pool: the isolated cores, else every online core but the

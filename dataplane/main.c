@@ -16,10 +16,13 @@
 #include <rte_errno.h>
 #include <rte_launch.h>
 #include <rte_lcore.h>
+#include <rte_malloc.h>
 #include <rte_mbuf.h>
 #include <urcu/urcu-qsbr.h>
 
 #include "control/config.h"
+#include "dataplane/control.h"
+#include "dataplane/dp.h"
 #include "dataplane/pin.h"
 #include "dataplane/runtime.h"
 #include "dataplane/stats_segment.h"
@@ -57,6 +60,10 @@ static void usage(FILE *f)
 		"                           shared-memory stats segment, then exit\n"
 		"      --json               with --read-stats: print JSON\n"
 		"      --watch S            with --read-stats: repeat every S seconds\n"
+		"      --control-fd FD      serve the control protocol on inherited socket FD\n"
+		"                           (how sluiced runs the dataplane)\n"
+		"      --control-socket P   also accept a controller on Unix socket P (mode 0600;\n"
+		"                           how a restarted sluiced --attach finds the dataplane)\n"
 		"  -h, --help               this text\n"
 		"\n"
 		"On exit the dataplane stops its sources, drains every connector ring into\n"
@@ -70,6 +77,8 @@ struct options {
 	const char *stats_json;
 	double duration, interval, idle_exit, watch;
 	unsigned mem_mb;
+	int control_fd;
+	const char *control_socket;
 	int check, json, no_huge;
 };
 
@@ -88,7 +97,8 @@ static int parse_seconds(const char *s, double *out, const char *opt)
 
 static int parse_options(int argc, char **argv, struct options *o)
 {
-	enum { O_CHECK = 256, O_JSON, O_NOHUGE, O_MEM, O_READ, O_WATCH, O_IDLE, O_SJSON };
+	enum { O_CHECK = 256, O_JSON, O_NOHUGE, O_MEM, O_READ, O_WATCH, O_IDLE, O_SJSON, O_CFD,
+	       O_CSOCK };
 	static const struct option longopts[] = {
 		{"config", required_argument, NULL, 'c'},
 		{"check", no_argument, NULL, O_CHECK},
@@ -101,11 +111,14 @@ static int parse_options(int argc, char **argv, struct options *o)
 		{"read-stats", required_argument, NULL, O_READ},
 		{"json", no_argument, NULL, O_JSON},
 		{"watch", required_argument, NULL, O_WATCH},
+		{"control-fd", required_argument, NULL, O_CFD},
+		{"control-socket", required_argument, NULL, O_CSOCK},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
 	int c;
 	o->mem_mb = 512;
+	o->control_fd = -1;
 	while ((c = getopt_long(argc, argv, "c:d:i:h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'c':
@@ -141,6 +154,12 @@ static int parse_options(int argc, char **argv, struct options *o)
 			break;
 		case O_READ:
 			o->read_stats = optarg;
+			break;
+		case O_CFD:
+			o->control_fd = atoi(optarg);
+			break;
+		case O_CSOCK:
+			o->control_socket = optarg;
 			break;
 		case O_JSON:
 			o->json = 1;
@@ -189,6 +208,12 @@ static int read_stats_main(const struct options *o)
 	for (;;) {
 		struct sl_stats_hdr *s = sl_stats_snapshot(h, err, sizeof(err));
 		double t = now_s();
+		if (!s && h->retired) { /* a graph load replaced it: follow */
+			sl_stats_close(h);
+			h = sl_stats_open(o->read_stats, err, sizeof(err));
+			if (h)
+				continue;
+		}
 		if (!s) {
 			fprintf(stderr, "sluice-dp: %s\n", err);
 			sl_stats_close(h);
@@ -343,12 +368,57 @@ static void print_table(const struct sl_stats_hdr *live, struct sl_stats_hdr **p
 	*t_prev = t;
 }
 
+struct sl_stats_hdr *sl_dp_stats_create(struct sl_dp *dp, const struct sl_config *cfg, char *err,
+					size_t len)
+{
+	struct sl_stats_hdr *h =
+		sl_stats_create(cfg->dp.name, sl_runtime_count_instances(cfg),
+				sl_runtime_count_connectors(cfg), cfg->n_ports, cfg->n_clusters, err,
+				len);
+	if (!h)
+		return NULL;
+	h->tsc_hz = rte_get_tsc_hz();
+	h->start_ns = dp->start_ns;
+	snprintf(h->config, sizeof(h->config), "%s", cfg->file);
+	return h;
+}
+
+static struct sl_dp dp;
+
+static void ctl_hello(void *ctx, json_t *r)
+{
+	struct sl_dp *d = ctx;
+	json_object_set_new(r, "pid", json_integer(getpid()));
+	json_object_set_new(r, "name", json_string(d->cfg->dp.name));
+	json_object_set_new(r, "config", json_string(d->cfg->file));
+	json_object_set_new(r, "graph_loads", json_integer((json_int_t)d->graph_loads));
+	json_object_set_new(r, "state", json_integer(sl_dp_state));
+	json_t *cores = json_array();
+	for (unsigned i = 0; i < d->n_lcores; i++)
+		json_array_append_new(cores, json_integer(d->lcores[i].cpu));
+	json_object_set_new(r, "cores", cores);
+	json_t *map = json_object();
+	for (unsigned c = 0; c < d->rt->n_clusters; c++)
+		json_object_set_new(map, d->rt->clusters[c].name,
+				    json_integer(d->rt->clusters[c].core));
+	json_object_set_new(r, "mapping", map);
+}
+
+static int ctl_graph_load(void *ctx, const char *path, json_t *result, const char **code,
+			  char *err, size_t len)
+{
+	return sl_dp_graph_load(ctx, path, result, code, err, len);
+}
+
+static void ctl_shutdown(void *ctx)
+{
+	((struct sl_dp *)ctx)->stop_requested = 1;
+}
+
 int main(int argc, char **argv)
 {
 	struct options o = {0};
-	struct sl_config *cfg = NULL;
 	struct sl_err cerr;
-	static struct sl_runtime rt;
 	char err[512] = "", lcores[1024];
 	int rc = 1;
 
@@ -357,23 +427,29 @@ int main(int argc, char **argv)
 	struct sigaction sa = {.sa_handler = on_signal};
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	/* A controller that goes away must not take the dataplane with it. */
+	signal(SIGPIPE, SIG_IGN);
 	if (o.read_stats)
 		return read_stats_main(&o);
 
-	if (sl_config_load(o.config, &cfg, &cerr) < 0) {
+	if (sl_config_load(o.config, &dp.cfg, &cerr) < 0) {
 		fprintf(stderr, "%s\n", cerr.msg);
 		return 1;
 	}
 	if (o.check) {
-		print_summary(cfg, stdout);
-		sl_config_free(cfg);
+		print_summary(dp.cfg, stdout);
+		sl_config_free(dp.cfg);
 		return 0;
 	}
-	rt.cfg = cfg;
-	if (sl_pin_plan(cfg, &rt, lcores, sizeof(lcores), err, sizeof(err)) < 0) {
+	struct sl_runtime *rt = calloc(1, sizeof(*rt));
+	rt->cfg = dp.cfg;
+	rt->lcores = dp.lcores;
+	dp.rt = rt;
+	if (sl_pin_plan(dp.cfg, rt, lcores, sizeof(lcores), err, sizeof(err)) < 0) {
 		fprintf(stderr, "sluice-dp: %s\n", err);
 		goto out_cfg;
 	}
+	dp.n_lcores = rt->n_lcores;
 	int no_huge = o.no_huge;
 	if (!no_huge && !hugepages_available()) {
 		no_huge = 1;
@@ -381,53 +457,57 @@ int main(int argc, char **argv)
 				"--no-huge (slower; run tools/setup to reserve them)\n");
 	}
 	char *eal_argv[128];
-	int eal_argc = build_eal_args(cfg, &o, lcores, no_huge, eal_argv, 120);
+	int eal_argc = build_eal_args(dp.cfg, &o, lcores, no_huge, eal_argv, 120);
 	if (rte_eal_init(eal_argc, eal_argv) < 0) {
 		fprintf(stderr, "sluice-dp: EAL init failed: %s\n", rte_strerror(rte_errno));
 		goto out_cfg;
 	}
-	print_summary(cfg, stdout);
+	print_summary(dp.cfg, stdout);
 
-	unsigned n_conns = sl_runtime_count_connectors(cfg);
-	rt.stats = sl_stats_create(cfg->dp.name, sl_runtime_count_instances(cfg), n_conns,
-				   cfg->n_ports, cfg->n_clusters, err, sizeof(err));
-	if (!rt.stats) {
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	dp.start_ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	rt->stats = sl_dp_stats_create(&dp, dp.cfg, err, sizeof(err));
+	if (!rt->stats) {
 		fprintf(stderr, "sluice-dp: %s\n", err);
 		goto out_eal;
 	}
-	rt.stats->tsc_hz = rte_get_tsc_hz();
-	snprintf(rt.stats->config, sizeof(rt.stats->config), "%s", cfg->file);
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	rt.stats->start_ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-
-	unsigned nb = mbufs_needed(cfg, n_conns, rt.n_lcores);
-	int socket = rt.lcores[0].socket;
-	rt.mp = rte_pktmbuf_pool_create("sl_mbufs", nb, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE, socket);
-	if (!rt.mp) {
+	unsigned nb = mbufs_needed(dp.cfg, sl_runtime_count_connectors(dp.cfg), rt->n_lcores);
+	dp.mp = rte_pktmbuf_pool_create("sl_mbufs", nb, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
+					dp.lcores[0].socket);
+	if (!dp.mp) {
 		fprintf(stderr, "sluice-dp: cannot create a pool of %u mbufs: %s\n", nb,
 			rte_strerror(rte_errno));
 		goto out_stats;
 	}
-	if (sl_runtime_build(&rt, err, sizeof(err)) < 0) {
+	rt->mp = dp.mp;
+	dp.rt = rt;
+	if (sl_runtime_build(rt, NULL, err, sizeof(err)) < 0) {
 		fprintf(stderr, "sluice-dp: %s\n", err);
 		goto out_rt;
 	}
-	sl_pin_check_numa(&rt);
-	sl_runtime_wait_links(&rt, 3000);
-	sl_runtime_update_port_stats(&rt);
-	sl_stats_publish(rt.stats);
+	sl_pin_check_numa(rt);
+	sl_runtime_wait_links(rt, 3000);
+	sl_runtime_update_port_stats(rt);
+	sl_stats_publish(rt->stats);
+
+	struct sl_dp_ctl ctl;
+	const struct sl_dp_ops ops = {&dp, ctl_hello, ctl_graph_load, ctl_shutdown};
+	if (sl_dp_ctl_open(&ctl, o.control_fd, o.control_socket, &dp.rt, &ops, err,
+			   sizeof(err)) < 0) {
+		fprintf(stderr, "sluice-dp: %s\n", err);
+		goto out_rt;
+	}
 
 	sl_dp_state = SL_DP_RUNNING;
-	rt.stats->state = SL_DP_RUNNING;
-	for (unsigned l = 0; l < rt.n_lcores; l++) {
-		if (rte_eal_remote_launch(sl_worker_main, &rt.lcores[l], rt.lcores[l].lcore_id) !=
+	rt->stats->state = SL_DP_RUNNING;
+	for (unsigned l = 0; l < dp.n_lcores; l++) {
+		if (rte_eal_remote_launch(sl_worker_main, &dp.lcores[l], dp.lcores[l].lcore_id) !=
 		    0) {
-			fprintf(stderr, "sluice-dp: cannot launch lcore %u\n",
-				rt.lcores[l].lcore_id);
+			fprintf(stderr, "sluice-dp: cannot launch lcore %u\n", dp.lcores[l].lcore_id);
 			sl_dp_state = SL_DP_STOPPED;
 			rte_eal_mp_wait_lcore();
-			goto out_rt;
+			goto out_ctl;
 		}
 	}
 
@@ -438,21 +518,26 @@ int main(int argc, char **argv)
 	/* Port statistics are read from the PMD's queue counters, which the
 	 * workers write: reading them too often pulls those lines off the
 	 * worker cores, so it happens every PORT_STATS_TICKS ticks only. */
-	enum { TICK_US = 50000, PORT_STATS_TICKS = 10 };
+	enum { TICK_MS = 50, PORT_STATS_TICKS = 10 };
 	for (unsigned tick = 1;; tick++) {
-		usleep(TICK_US);
+		sl_dp_ctl_poll(&ctl, TICK_MS);
+		rt = dp.rt; /* a graph load may have replaced it */
 		double t = now_s();
 		if (tick % PORT_STATS_TICKS == 0)
-			sl_runtime_update_port_stats(&rt);
+			sl_runtime_update_port_stats(rt);
 		clock_gettime(CLOCK_MONOTONIC, &ts);
-		rt.stats->heartbeat_ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-		uint64_t rx = sl_runtime_rx_total(&rt);
+		rt->stats->heartbeat_ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+		uint64_t rx = sl_runtime_rx_total(rt);
 		if (rx != last_rx) {
 			last_rx = rx;
 			last_rx_change = t;
 		}
 		if (stop_signal)
 			break;
+		if (dp.stop_requested) {
+			why = "shutdown requested";
+			break;
+		}
 		if (o.duration > 0 && t - t0 >= o.duration) {
 			why = "duration reached";
 			break;
@@ -462,39 +547,48 @@ int main(int argc, char **argv)
 			break;
 		}
 		if (o.interval > 0 && t >= next_print) {
-			print_table(rt.stats, &prev, &t_prev);
+			if (prev && prev->epoch != rt->stats->epoch) {
+				free(prev); /* the graph changed: rates restart */
+				prev = NULL;
+			}
+			print_table(rt->stats, &prev, &t_prev);
 			next_print += o.interval;
 		}
 	}
 
 	printf("\nsluice-dp: stopping (%s): sources stopped, draining connectors\n", why);
 	sl_dp_state = SL_DP_DRAINING;
-	rt.stats->state = SL_DP_DRAINING;
-	int drained = sl_workers_drain(&rt, 5000);
+	rt->stats->state = SL_DP_DRAINING;
+	int drained = sl_workers_drain(rt, 5000);
 	sl_dp_state = SL_DP_STOPPED;
 	rte_eal_mp_wait_lcore();
 	if (drained < 0)
 		fprintf(stderr, "sluice-dp: error: %u packets still in connector rings after 5 s\n",
-			sl_runtime_ring_backlog(&rt));
-	rt.stats->state = SL_DP_STOPPED;
-	sl_runtime_update_port_stats(&rt);
+			sl_runtime_ring_backlog(rt));
+	rt->stats->state = SL_DP_STOPPED;
+	sl_runtime_update_port_stats(rt);
 	free(prev);
 	prev = NULL;
 	t_prev = t0;
 	printf("\nfinal counters (%.1f s):\n", now_s() - t0);
-	print_table(rt.stats, &prev, &t_prev);
+	print_table(rt->stats, &prev, &t_prev);
 	rc = drained < 0 ? 1 : 0;
 	if (o.stats_json && prev && write_json(o.stats_json, prev) != 0)
 		rc = 1;
 	free(prev);
+out_ctl:
+	sl_dp_ctl_close(&ctl);
 out_rt:
-	sl_runtime_free(&rt);
-	rte_mempool_free(rt.mp);
+	for (unsigned l = 0; l < dp.n_lcores; l++)
+		rte_free(dp.lcores[l].work);
+	sl_runtime_free(dp.rt, false);
+	rte_mempool_free(dp.mp);
 out_stats:
-	sl_stats_destroy(rt.stats, cfg->dp.name);
+	sl_stats_destroy(dp.rt->stats, dp.cfg->dp.name);
+	free(dp.rt);
 out_eal:
 	rte_eal_cleanup();
 out_cfg:
-	sl_config_free(cfg);
+	sl_config_free(dp.cfg);
 	return rc;
 }

@@ -12,6 +12,7 @@
 #include <rte_malloc.h>
 #include <rte_errno.h>
 #include <rte_ring.h>
+#include <urcu/urcu-qsbr.h>
 
 /* One instance-level edge of the graph. */
 struct edge {
@@ -96,7 +97,19 @@ static struct sl_lcore *lcore_of_core(struct sl_runtime *rt, int core)
 	return NULL;
 }
 
-static int open_ports(struct sl_runtime *rt, char *err, size_t len)
+/* The old runtime's open port with the same driver and devargs, if any. */
+static struct sl_port *old_port(struct sl_runtime *old, const struct sl_conf_port *c)
+{
+	for (unsigned j = 0; old && j < old->n_ports; j++) {
+		struct sl_port *q = &old->ports[j];
+		if (q->drv && !strcmp(q->conf->driver, c->driver) && q->conf->devargs &&
+		    c->devargs && !strcmp(q->conf->devargs, c->devargs))
+			return q;
+	}
+	return NULL;
+}
+
+static int open_ports(struct sl_runtime *rt, struct sl_runtime *old, char *err, size_t len)
 {
 	const struct sl_config *cfg = rt->cfg;
 	rt->ports = calloc(cfg->n_ports, sizeof(*rt->ports));
@@ -104,16 +117,34 @@ static int open_ports(struct sl_runtime *rt, char *err, size_t len)
 	for (unsigned i = 0; i < cfg->n_ports; i++) {
 		struct sl_port *p = &rt->ports[i];
 		struct sl_stats_port *sp = &sl_stats_ports(rt->stats)[i];
-		p->conf = &cfg->ports[i];
-		p->drv = sl_port_driver_find(cfg->ports[i].driver);
-		if (!p->drv) {
-			snprintf(err, len, "%s:%d:%d: port '%s': driver '%s' is not built in",
-				 cfg->ports[i].loc.file, cfg->ports[i].loc.line,
-				 cfg->ports[i].loc.col, cfg->ports[i].name, cfg->ports[i].driver);
-			return -1;
+		struct sl_port *q = old_port(old, &cfg->ports[i]);
+		if (q) {
+			*p = *q; /* same device: keep it open, and its totals */
+			q->drv = NULL;
+			p->conf = &cfg->ports[i];
+			uint16_t rxq = p->conf->n_rxq ? p->conf->n_rxq : 1;
+			uint16_t txq = p->conf->n_txq ? p->conf->n_txq : 1;
+			p->reopened = rxq != p->n_rxq || txq != p->n_txq;
+			if (p->reopened && p->drv->open(p, rt->mp, err, len) < 0)
+				return -1;
+		} else {
+			p->conf = &cfg->ports[i];
+			p->drv = sl_port_driver_find(cfg->ports[i].driver);
+			if (!p->drv) {
+				snprintf(err, len, "%s:%d:%d: port '%s': driver '%s' is not built in",
+					 cfg->ports[i].loc.file, cfg->ports[i].loc.line,
+					 cfg->ports[i].loc.col, cfg->ports[i].name,
+					 cfg->ports[i].driver);
+				return -1;
+			}
+			if (old && p->drv->probe(p->conf, err, len) < 0) {
+				p->drv = NULL;
+				return -1;
+			}
+			if (p->drv->open(p, rt->mp, err, len) < 0)
+				return -1;
 		}
-		if (p->drv->open(p, rt->mp, err, len) < 0)
-			return -1;
+		sp->st = p->base; /* carried totals until the next stats update */
 		snprintf(sp->name, sizeof(sp->name), "%s", cfg->ports[i].name);
 		snprintf(sp->driver, sizeof(sp->driver), "%s", cfg->ports[i].driver);
 		snprintf(sp->devargs, sizeof(sp->devargs), "%s",
@@ -124,14 +155,81 @@ static int open_ports(struct sl_runtime *rt, char *err, size_t len)
 	return 0;
 }
 
-static int create_instance(struct sl_runtime *rt, unsigned si, uint16_t ii,
-			   struct sl_stats_stage *desc, char *err, size_t len)
+static int init_instance(struct sl_runtime *rt, const struct sl_conf_stage *cs,
+			 struct sl_stage *st, uint16_t ii, int socket, char *err, size_t len)
+{
+	if (!cs->type->init)
+		return 0;
+	struct sl_stage_env env = {
+		.socket = socket,
+		.port = cs->port >= 0 ? &rt->ports[cs->port] : NULL,
+		.queue = (uint16_t)(cs->queue_base + ii),
+		.burst = (uint16_t)rt->cfg->dp.burst,
+		.tx_retries = (uint16_t)rt->cfg->dp.tx_retries,
+		.n_targets = cs->n_outputs,
+	};
+	char msg[256] = "";
+	if (cs->type->init(st, &env, msg, sizeof(msg)) < 0) {
+		snprintf(err, len, "%s:%d:%d: stage '%s': %s", cs->loc.file, cs->loc.line,
+			 cs->loc.col, st->name, msg);
+		return -1;
+	}
+	return 0;
+}
+
+/* The old runtime's instance ii of a stage with this name, type and config
+ * (and, for port stages, the same untouched port and queue), or NULL. It is
+ * taken out of old so that freeing old leaves it alone. */
+static struct sl_stage *take_old_instance(struct sl_runtime *rt, struct sl_runtime *old,
+					  const struct sl_conf_stage *cs, uint16_t ii,
+					  struct sl_stats_stage **old_desc)
+{
+	if (!old)
+		return NULL;
+	const struct sl_config *oc = old->cfg;
+	int os = sl_config_find_stage(oc, cs->name);
+	if (os < 0 || !sl_config_stage_equal(&oc->stages[os], cs) ||
+	    oc->stages[os].n_outputs != cs->n_outputs || !old->inst[os][ii])
+		return NULL;
+	if (cs->port >= 0) {
+		const struct sl_conf_port *np = &rt->cfg->ports[cs->port];
+		const struct sl_conf_port *op = &oc->ports[oc->stages[os].port];
+		if (strcmp(np->devargs, op->devargs) || rt->ports[cs->port].reopened ||
+		    oc->stages[os].queue_base != cs->queue_base)
+			return NULL;
+	}
+	unsigned k = 0;
+	for (int s = 0; s < os; s++)
+		k += oc->stages[s].instances;
+	*old_desc = &sl_stats_stages(old->stats)[k + ii];
+	struct sl_stage *st = old->inst[os][ii];
+	old->inst[os][ii] = NULL;
+	return st;
+}
+
+static int create_instance(struct sl_runtime *rt, struct sl_runtime *old, unsigned si,
+			   uint16_t ii, struct sl_stats_stage *desc, char *err, size_t len)
 {
 	const struct sl_conf_stage *cs = &rt->cfg->stages[si];
 	const struct sl_stage_type *t = cs->type;
 	struct sl_cluster *cl = &rt->clusters[cs->cluster[ii]];
 	struct sl_lcore *lc = lcore_of_core(rt, cl->core);
 	int socket = lc ? lc->socket : SOCKET_ID_ANY;
+	struct sl_stats_stage *old_desc = NULL;
+	struct sl_stage *kept = take_old_instance(rt, old, cs, ii, &old_desc);
+	if (kept) {
+		/* Same logic, same state: only its wiring and home change. */
+		rt->inst[si][ii] = kept;
+		kept->conf = cs->conf;
+		kept->cnt = &desc->cnt;
+		memset(kept->out, 0, sizeof(kept->out));
+		*desc = *old_desc;
+		desc->cluster = cl->idx;
+		rt->kept++;
+		/* Port stages hold a pointer to their port, which now lives in
+		 * the new runtime: bind them again (it is all their state). */
+		return cs->port >= 0 ? init_instance(rt, cs, kept, ii, socket, err, len) : 0;
+	}
 	struct sl_stage *st = rte_zmalloc_socket("sl_stage", sizeof(*st), RTE_CACHE_LINE_SIZE,
 						 socket);
 	if (!st) {
@@ -179,23 +277,7 @@ static int create_instance(struct sl_runtime *rt, unsigned si, uint16_t ii,
 	for (unsigned j = 0; j < t->n_drops; j++)
 		snprintf(desc->drop_names[j + 1], SL_LABEL_MAX, "%s", t->drops[j]);
 
-	if (t->init) {
-		struct sl_stage_env env = {
-			.socket = socket,
-			.port = cs->port >= 0 ? &rt->ports[cs->port] : NULL,
-			.queue = (uint16_t)(cs->queue_base + ii),
-			.burst = (uint16_t)rt->cfg->dp.burst,
-			.tx_retries = (uint16_t)rt->cfg->dp.tx_retries,
-			.n_targets = cs->n_outputs,
-		};
-		char msg[256] = "";
-		if (t->init(st, &env, msg, sizeof(msg)) < 0) {
-			snprintf(err, len, "%s:%d:%d: stage '%s': %s", cs->loc.file, cs->loc.line,
-				 cs->loc.col, st->name, msg);
-			return -1;
-		}
-	}
-	return 0;
+	return init_instance(rt, cs, st, ii, socket, err, len);
 }
 
 static int create_connector(struct sl_runtime *rt, unsigned ci, const struct conn_key *k,
@@ -346,18 +428,25 @@ static int build_work_lists(struct sl_runtime *rt, char *err, size_t len)
 		for (unsigned c = 0; c < rt->n_clusters; c++)
 			if (rt->clusters[c].core == (int)lc->cpu)
 				w->c[w->n++] = &rt->clusters[c];
-		lc->work = w; /* workers have not started yet: no RCU needed */
+		/* At start-up no worker runs yet; on a graph load the workers
+		 * hold empty lists, which the loader frees after a grace period. */
+		rcu_assign_pointer(lc->work, w);
 	}
 	return 0;
 }
 
-int sl_runtime_build(struct sl_runtime *rt, char *err, size_t len)
+unsigned sl_runtime_kept(const struct sl_runtime *rt)
+{
+	return rt->kept;
+}
+
+int sl_runtime_build(struct sl_runtime *rt, struct sl_runtime *old, char *err, size_t len)
 {
 	const struct sl_config *cfg = rt->cfg;
 	struct sl_stats_cluster *scl = sl_stats_clusters(rt->stats);
 	int rc = -1;
 
-	if (open_ports(rt, err, len) < 0)
+	if (open_ports(rt, old, err, len) < 0)
 		return -1;
 
 	rt->n_clusters = cfg->n_clusters;
@@ -377,8 +466,8 @@ int sl_runtime_build(struct sl_runtime *rt, char *err, size_t len)
 	for (unsigned s = 0; s < cfg->n_stages; s++) {
 		rt->inst[s] = calloc(cfg->stages[s].instances, sizeof(struct sl_stage *));
 		for (uint16_t i = 0; i < cfg->stages[s].instances; i++)
-			if (create_instance(rt, s, i, &sl_stats_stages(rt->stats)[k++], err, len) <
-			    0)
+			if (create_instance(rt, old, s, i, &sl_stats_stages(rt->stats)[k++], err,
+					    len) < 0)
 				return -1;
 	}
 
@@ -393,12 +482,16 @@ int sl_runtime_build(struct sl_runtime *rt, char *err, size_t len)
 	return rc;
 }
 
-void sl_runtime_free(struct sl_runtime *rt)
+void sl_runtime_free(struct sl_runtime *rt, bool unplug)
 {
 	const struct sl_config *cfg = rt->cfg;
-	for (unsigned i = 0; i < rt->n_ports; i++)
-		if (rt->ports[i].drv)
-			rt->ports[i].drv->close(&rt->ports[i]);
+	for (unsigned i = 0; i < rt->n_ports; i++) {
+		struct sl_port *p = &rt->ports[i];
+		if (p->drv && unplug)
+			p->drv->remove(p);
+		else if (p->drv)
+			p->drv->close(p);
+	}
 	if (rt->inst) {
 		for (unsigned s = 0; s < cfg->n_stages; s++) {
 			for (unsigned i = 0; rt->inst[s] && i < cfg->stages[s].instances; i++) {
@@ -423,8 +516,6 @@ void sl_runtime_free(struct sl_runtime *rt)
 		rte_free(rt->clusters[c].outs);
 	}
 	free(rt->clusters);
-	for (unsigned l = 0; l < rt->n_lcores; l++)
-		rte_free(rt->lcores[l].work);
 	free(rt->ports);
 }
 

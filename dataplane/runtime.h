@@ -68,8 +68,12 @@ struct sl_runtime {
 	unsigned n_conns;
 	struct sl_cluster *clusters;
 	unsigned n_clusters;
-	struct sl_lcore lcores[SL_MAX_LCORES]; /* index = position in the core pool */
+	/* The worker lcores, one per pool core (index = position in the pool).
+	 * They outlive any one graph: each worker keeps its sl_lcore for the
+	 * life of the process, and graph loads hand it new cluster lists. */
+	struct sl_lcore *lcores;
 	unsigned n_lcores;
+	unsigned kept; /* instances taken over from the previous graph */
 };
 
 /* Count the connectors the config needs (for sizing the stats segment). */
@@ -78,9 +82,22 @@ unsigned sl_runtime_count_instances(const struct sl_config *cfg);
 
 /* Open ports, create instances and rings, init stages, lay out the stats
  * segment and give each lcore its cluster list. rt->cfg, rt->mp, rt->stats and
- * rt->lcores (cpu, lcore_id, socket) must be set. */
-int sl_runtime_build(struct sl_runtime *rt, char *err, size_t len);
-void sl_runtime_free(struct sl_runtime *rt);
+ * rt->lcores (cpu, lcore_id, socket) must be set. With old (a graph load,
+ * workers quiesced), ports with the same devargs and stage instances whose
+ * type and config are unchanged are taken over from old, with their state
+ * and counters; new devices are hot-plugged. */
+int sl_runtime_build(struct sl_runtime *rt, struct sl_runtime *old, char *err, size_t len);
+/* Free what rt still owns. unplug: hot-unplug its remaining devices too, so a
+ * later graph may add them again (graph loads). */
+void sl_runtime_free(struct sl_runtime *rt, bool unplug);
+/* Instances the last build took over from the old runtime. */
+unsigned sl_runtime_kept(const struct sl_runtime *rt);
+
+/* Move cluster `name` to `core` live (remap.c). On error returns -1 with a
+ * protocol error code ("not_found", "out_of_pool", ...) and message; nothing
+ * changes. pause_ns: how long the cluster ran nowhere. */
+int sl_runtime_move_cluster(struct sl_runtime *rt, const char *name, int core,
+			    uint64_t *pause_ns, const char **code, char *err, size_t len);
 
 /* Wait up to timeout_ms for every port's link to come up (a memif client
  * connecting, a tap being configured); warn about those still down. */

@@ -105,6 +105,16 @@ void sl_stats_destroy(struct sl_stats_hdr *h, const char *name)
 	shm_unlink(path);
 }
 
+void sl_stats_retire(struct sl_stats_hdr *h)
+{
+	if (!h)
+		return;
+	h->retired = 1;
+	h->epoch |= 1; /* readers' snapshots of it fail and they reopen */
+	rte_smp_wmb();
+	munmap(h, h->size);
+}
+
 const struct sl_stats_hdr *sl_stats_open(const char *name, char *err, size_t len)
 {
 	char path[128];
@@ -158,6 +168,12 @@ struct sl_stats_hdr *sl_stats_snapshot(const struct sl_stats_hdr *h, char *err, 
 	}
 	for (int tries = 0; tries < 1000; tries++) {
 		uint64_t e1 = __atomic_load_n(&h->epoch, __ATOMIC_ACQUIRE);
+		if (__atomic_load_n(&h->retired, __ATOMIC_ACQUIRE)) {
+			free(copy);
+			snprintf(err, len, "stats segment replaced by a graph load");
+			errno = ESTALE;
+			return NULL;
+		}
 		if (e1 & 1) {
 			usleep(1000);
 			continue;

@@ -31,7 +31,7 @@ struct sl_stats_hdr {
 	uint64_t heartbeat_ns; /* CLOCK_MONOTONIC of the last management update */
 	uint32_t state;	       /* enum sl_dp_state */
 	uint32_t n_stages, n_conns, n_ports, n_clusters;
-	uint32_t pad;
+	uint32_t retired; /* a graph load replaced this segment: open it again */
 	uint64_t off_stages, off_conns, off_ports, off_clusters;
 	char name[64];
 	char config[256];
@@ -99,6 +99,8 @@ struct sl_stats_hdr *sl_stats_create(const char *name, uint32_t n_stages, uint32
 				     uint32_t n_ports, uint32_t n_clusters, char *err, size_t len);
 void sl_stats_publish(struct sl_stats_hdr *h);
 void sl_stats_destroy(struct sl_stats_hdr *h, const char *name);
+/* Mark h replaced by a newer segment of the same name, and unmap it. */
+void sl_stats_retire(struct sl_stats_hdr *h);
 
 /* Reader side: map a running dataplane's segment read-only. */
 const struct sl_stats_hdr *sl_stats_open(const char *name, char *err, size_t len);

@@ -49,6 +49,10 @@ static int dpdk_open(struct sl_port *p, struct rte_mempool *mp, char *err, size_
 			 p->conf->name, p->n_rxq, p->n_txq, info.max_rx_queues, info.max_tx_queues);
 		return -1;
 	}
+	if (p->started) { /* a graph load changed its queue counts */
+		rte_eth_dev_stop(p->port_id);
+		p->started = 0;
+	}
 	memset(&conf, 0, sizeof(conf));
 	if (p->n_rxq > 1 && info.flow_type_rss_offloads) {
 		conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
@@ -104,6 +108,46 @@ static int dpdk_open(struct sl_port *p, struct rte_mempool *mp, char *err, size_
 	return 0;
 }
 
+/* Split devargs into bus, device name and driver arguments for hot-plug. */
+static void split_devargs(const char *devargs, char *name, size_t nlen, const char **args,
+			  const char **bus)
+{
+	dev_name(devargs, name, nlen);
+	const char *c = strchr(devargs, ',');
+	*args = c ? c + 1 : "";
+	*bus = strncmp(devargs, "net_", 4) == 0 ? "vdev" : "pci";
+}
+
+static int dpdk_probe(const struct sl_conf_port *c, char *err, size_t len)
+{
+	char name[RTE_ETH_NAME_MAX_LEN];
+	const char *args, *bus;
+	uint16_t id;
+	split_devargs(c->devargs, name, sizeof(name), &args, &bus);
+	if (rte_eth_dev_get_port_by_name(name, &id) == 0)
+		return 0;
+	int rc = rte_eal_hotplug_add(bus, name, args);
+	if (rc != 0) {
+		snprintf(err, len, "port '%s': cannot add device \"%s\": %s", c->name, c->devargs,
+			 rte_strerror(-rc));
+		return -1;
+	}
+	return 0;
+}
+
+static void dpdk_remove(struct sl_port *p)
+{
+	char name[RTE_ETH_NAME_MAX_LEN];
+	const char *args, *bus;
+	split_devargs(p->conf->devargs, name, sizeof(name), &args, &bus);
+	if (p->started) {
+		rte_eth_dev_stop(p->port_id);
+		rte_eth_dev_close(p->port_id);
+		p->started = 0;
+	}
+	rte_eal_hotplug_remove(bus, name);
+}
+
 static void dpdk_close(struct sl_port *p)
 {
 	if (!p->started)
@@ -156,6 +200,8 @@ const struct sl_port_driver sl_dpdk_driver = {
 	.stats = dpdk_stats,
 	.socket = dpdk_socket,
 	.link_up = dpdk_link_up,
+	.probe = dpdk_probe,
+	.remove = dpdk_remove,
 };
 
 int sl_port_read_stats(struct sl_port *p, struct sl_port_stats *out)

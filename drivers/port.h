@@ -30,6 +30,10 @@ struct sl_port_driver {
 	int (*stats)(struct sl_port *p, struct sl_port_stats *out);
 	int (*socket)(struct sl_port *p); /* NUMA node, or -1 when unknown */
 	int (*link_up)(struct sl_port *p); /* 1 up, 0 down */
+	/* Graph loads: bring a device the running dataplane has not seen into
+	 * being, and take one the new graph no longer names away again. */
+	int (*probe)(const struct sl_conf_port *c, char *err, size_t len);
+	void (*remove)(struct sl_port *p);
 };
 
 struct sl_port {
@@ -39,6 +43,7 @@ struct sl_port {
 	uint16_t n_rxq, n_txq;
 	uint16_t rx_desc, tx_desc;
 	int started;
+	bool reopened; /* a graph load changed its queues: its stages start anew */
 	/* Some PMDs zero their counters when a peer goes away (memif); the
 	 * totals fold the lost readings in so they never go backwards. */
 	struct sl_port_stats last_raw, base;

@@ -1,0 +1,293 @@
+/* protocol.c: line framing over Unix stream sockets and the JSON reply and
+ * field helpers of the control protocol. */
+#include "control/protocol.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+void sl_lineconn_init(struct sl_lineconn *c, int fd)
+{
+	memset(c, 0, sizeof(*c));
+	c->fd = fd;
+}
+
+void sl_lineconn_free(struct sl_lineconn *c)
+{
+	if (c->fd >= 0)
+		close(c->fd);
+	free(c->in);
+	free(c->out);
+	memset(c, 0, sizeof(*c));
+	c->fd = -1;
+}
+
+int sl_lineconn_read(struct sl_lineconn *c, void (*on_line)(void *ctx, char *line, size_t len),
+		     void *ctx)
+{
+	char buf[16384];
+	for (;;) {
+		ssize_t n = recv(c->fd, buf, sizeof(buf), MSG_DONTWAIT);
+		if (n == 0)
+			return -1;
+		if (n < 0) {
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				return 0;
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		for (ssize_t i = 0; i < n;) {
+			char *nl = memchr(buf + i, '\n', (size_t)(n - i));
+			size_t take = nl ? (size_t)(nl - (buf + i)) : (size_t)(n - i);
+			if (!c->discarding) {
+				if (c->in_len + take > SL_PROTO_MAX_MSG) {
+					c->discarding = true;
+					c->in_len = 0;
+				} else {
+					if (!c->in)
+						c->in = malloc(SL_PROTO_MAX_MSG + 1);
+					if (!c->in)
+						return -1;
+					memcpy(c->in + c->in_len, buf + i, take);
+					c->in_len += take;
+				}
+			}
+			i += (ssize_t)take;
+			if (nl) {
+				i++;
+				if (c->discarding) {
+					c->discarding = false;
+					on_line(ctx, NULL, 0);
+				} else {
+					c->in[c->in_len] = '\0';
+					size_t len = c->in_len;
+					c->in_len = 0;
+					if (len)
+						on_line(ctx, c->in, len);
+				}
+				if (c->fd < 0)
+					return -1; /* the callback closed us */
+			}
+		}
+	}
+}
+
+int sl_lineconn_flush(struct sl_lineconn *c)
+{
+	while (c->out_off < c->out_len) {
+		ssize_t n = send(c->fd, c->out + c->out_off, c->out_len - c->out_off,
+				 MSG_DONTWAIT | MSG_NOSIGNAL);
+		if (n < 0) {
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				return 0;
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		c->out_off += (size_t)n;
+	}
+	c->out_off = c->out_len = 0;
+	return 0;
+}
+
+int sl_lineconn_send(struct sl_lineconn *c, json_t *msg)
+{
+	char *s = json_dumps(msg, JSON_COMPACT);
+	if (!s)
+		return -1;
+	size_t len = strlen(s);
+	if (c->out_off > 0 && c->out_off == c->out_len)
+		c->out_off = c->out_len = 0;
+	char *p = realloc(c->out, c->out_len + len + 1);
+	if (!p) {
+		free(s);
+		return -1;
+	}
+	c->out = p;
+	memcpy(c->out + c->out_len, s, len);
+	c->out[c->out_len + len] = '\n';
+	c->out_len += len + 1;
+	free(s);
+	return sl_lineconn_flush(c);
+}
+
+static json_t *reply_base(json_t *id)
+{
+	json_t *r = json_object();
+	json_object_set(r, "id", id ? id : json_null());
+	return r;
+}
+
+json_t *sl_proto_ok(json_t *id, json_t *result)
+{
+	json_t *r = reply_base(id);
+	json_object_set_new(r, "ok", json_true());
+	json_object_set_new(r, "result", result ? result : json_object());
+	return r;
+}
+
+json_t *sl_proto_error(json_t *id, const char *code, const char *field, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	json_t *r = reply_base(id);
+	json_t *e = json_object();
+	json_object_set_new(e, "code", json_string(code));
+	json_object_set_new(e, "field", field ? json_string(field) : json_null());
+	json_object_set_new(e, "message", json_string(msg));
+	json_object_set_new(r, "ok", json_false());
+	json_object_set_new(r, "error", e);
+	return r;
+}
+
+int sl_proto_get_str(json_t *req, const char *field, bool required, const char **out,
+		     json_t **reply)
+{
+	json_t *v = json_object_get(req, field);
+	if (!v) {
+		if (!required)
+			return 0;
+		*reply = sl_proto_error(json_object_get(req, "id"), "missing_field", field,
+					"'%s' is required", field);
+		return -1;
+	}
+	if (!json_is_string(v)) {
+		*reply = sl_proto_error(json_object_get(req, "id"), "bad_field", field,
+					"'%s' must be a string", field);
+		return -1;
+	}
+	*out = json_string_value(v);
+	return 0;
+}
+
+int sl_proto_get_int(json_t *req, const char *field, bool required, long long min,
+		     long long max, long long *out, json_t **reply)
+{
+	json_t *v = json_object_get(req, field);
+	if (!v) {
+		if (!required)
+			return 0;
+		*reply = sl_proto_error(json_object_get(req, "id"), "missing_field", field,
+					"'%s' is required", field);
+		return -1;
+	}
+	if (!json_is_integer(v) || json_integer_value(v) < min || json_integer_value(v) > max) {
+		*reply = sl_proto_error(json_object_get(req, "id"), "bad_field", field,
+					"'%s' must be an integer from %lld to %lld", field, min,
+					max);
+		return -1;
+	}
+	*out = json_integer_value(v);
+	return 0;
+}
+
+int sl_proto_get_bool(json_t *req, const char *field, bool *out, json_t **reply)
+{
+	json_t *v = json_object_get(req, field);
+	if (!v)
+		return 0;
+	if (!json_is_boolean(v)) {
+		*reply = sl_proto_error(json_object_get(req, "id"), "bad_field", field,
+					"'%s' must be true or false", field);
+		return -1;
+	}
+	*out = json_is_true(v);
+	return 0;
+}
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+struct call_ctx {
+	json_t *reply;
+	char *err;
+	size_t len;
+};
+
+static void call_on_line(void *ctx, char *line, size_t len)
+{
+	struct call_ctx *cc = ctx;
+	json_error_t je;
+	if (cc->reply)
+		return;
+	if (!line) {
+		snprintf(cc->err, cc->len, "reply larger than %d bytes", SL_PROTO_MAX_MSG);
+		return;
+	}
+	cc->reply = json_loadb(line, len, 0, &je);
+	if (!cc->reply)
+		snprintf(cc->err, cc->len, "malformed reply: %s", je.text);
+}
+
+json_t *sl_proto_call(int fd, json_t *req, int timeout_ms, char *err, size_t len)
+{
+	struct sl_lineconn c;
+	struct call_ctx cc = {NULL, err, len};
+	long long deadline = now_ms() + timeout_ms;
+
+	sl_lineconn_init(&c, fd);
+	err[0] = '\0';
+	if (sl_lineconn_send(&c, req) < 0) {
+		snprintf(err, len, "send failed: %s", strerror(errno));
+		goto out;
+	}
+	while (!cc.reply && !err[0]) {
+		long long left = deadline - now_ms();
+		if (left <= 0) {
+			snprintf(err, len, "no reply within %d ms", timeout_ms);
+			break;
+		}
+		struct pollfd p = {fd, POLLIN | (sl_lineconn_pending(&c) ? POLLOUT : 0), 0};
+		int r = poll(&p, 1, (int)left);
+		if (r < 0 && errno != EINTR) {
+			snprintf(err, len, "poll: %s", strerror(errno));
+			break;
+		}
+		if (r <= 0)
+			continue;
+		if ((p.revents & POLLOUT) && sl_lineconn_flush(&c) < 0) {
+			snprintf(err, len, "send failed: %s", strerror(errno));
+			break;
+		}
+		if ((p.revents & (POLLIN | POLLHUP | POLLERR)) &&
+		    sl_lineconn_read(&c, call_on_line, &cc) < 0 && !cc.reply && !err[0])
+			snprintf(err, len, "connection closed");
+	}
+out:
+	c.fd = -1; /* the caller owns fd */
+	sl_lineconn_free(&c);
+	return cc.reply;
+}
+
+int sl_proto_connect(const char *path, char *err, size_t len)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		snprintf(err, len, "socket path too long: %s", path);
+		return -1;
+	}
+	strcpy(sa.sun_path, path);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+		snprintf(err, len, "cannot connect to %s: %s", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	return fd;
+}

@@ -1,0 +1,69 @@
+/* protocol.h: the sluice control protocol's framing and message helpers,
+ * shared by sluiced, sluicectl and sluice-dp. A message is one JSON object
+ * on one line ("\n"-terminated), at most SL_PROTO_MAX_MSG bytes. Requests are
+ * {"cmd": NAME, "id": ANY, ...}; replies are {"id", "ok": true, "result"} or
+ * {"id", "ok": false, "error": {"code", "field", "message"}}. See
+ * control/PROTOCOL.md. */
+#ifndef SL_PROTOCOL_H
+#define SL_PROTOCOL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <jansson.h>
+
+#define SL_PROTO_MAX_MSG 65536
+
+/* One connection's buffers. Reads are framed into lines; a line longer than
+ * SL_PROTO_MAX_MSG is skipped to its newline and reported once, so the
+ * connection stays usable. Writes are queued and flushed as the socket
+ * accepts them, so a slow peer never blocks the server. */
+struct sl_lineconn {
+	int fd;
+	char *in;
+	size_t in_len;
+	bool discarding; /* inside an oversized line */
+	char *out;
+	size_t out_len, out_off;
+	bool closing; /* close once out is flushed */
+};
+
+void sl_lineconn_init(struct sl_lineconn *c, int fd);
+void sl_lineconn_free(struct sl_lineconn *c);
+
+/* Read what the socket has. For each complete line calls on_line; for each
+ * oversized line calls on_line with line == NULL. Returns 0, or -1 on EOF or
+ * error (the caller closes). */
+int sl_lineconn_read(struct sl_lineconn *c, void (*on_line)(void *ctx, char *line, size_t len),
+		     void *ctx);
+
+/* Queue msg (encoded compactly plus "\n") and try to send. Returns 0 or -1. */
+int sl_lineconn_send(struct sl_lineconn *c, json_t *msg);
+/* Send queued bytes; returns 0 (maybe with bytes left), or -1 on error. */
+int sl_lineconn_flush(struct sl_lineconn *c);
+static inline bool sl_lineconn_pending(const struct sl_lineconn *c)
+{
+	return c->out_off < c->out_len;
+}
+
+/* Reply builders; both steal result/nothing and copy id. */
+json_t *sl_proto_ok(json_t *id, json_t *result);
+json_t *sl_proto_error(json_t *id, const char *code, const char *field, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+/* Field readers for handlers: on a missing or mistyped field they build the
+ * error reply into *reply and return -1. */
+int sl_proto_get_str(json_t *req, const char *field, bool required, const char **out,
+		     json_t **reply);
+int sl_proto_get_int(json_t *req, const char *field, bool required, long long min,
+		     long long max, long long *out, json_t **reply);
+int sl_proto_get_bool(json_t *req, const char *field, bool *out, json_t **reply);
+
+/* Blocking request/response on a connected socket, for clients. Returns the
+ * reply (caller decrefs) or NULL with err set. */
+json_t *sl_proto_call(int fd, json_t *req, int timeout_ms, char *err, size_t len);
+
+/* Connect to a Unix stream socket; -1 with err set on failure. */
+int sl_proto_connect(const char *path, char *err, size_t len);
+
+#endif

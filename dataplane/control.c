@@ -1,0 +1,181 @@
+/* control.c: serves the dataplane's control commands (hello, map_set,
+ * graph_load, shutdown) on the management thread. */
+#include "dataplane/control.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+int sl_dp_ctl_open(struct sl_dp_ctl *c, int inherited_fd, const char *listen_path,
+		   struct sl_runtime **rt, const struct sl_dp_ops *ops, char *err, size_t len)
+{
+	memset(c, 0, sizeof(*c));
+	c->listen_fd = -1;
+	c->rt = rt;
+	c->ops = *ops;
+	if (inherited_fd >= 0)
+		sl_lineconn_init(&c->conns[c->n_conns++], inherited_fd);
+	if (!listen_path)
+		return 0;
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	if (strlen(listen_path) >= sizeof(sa.sun_path)) {
+		snprintf(err, len, "control socket path too long: %s", listen_path);
+		return -1;
+	}
+	strcpy(sa.sun_path, listen_path);
+	snprintf(c->path, sizeof(c->path), "%s", listen_path);
+	c->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	unlink(listen_path);
+	mode_t old = umask(0077); /* private: the control plane only */
+	int rc = c->listen_fd < 0 ? -1 : bind(c->listen_fd, (struct sockaddr *)&sa, sizeof(sa));
+	umask(old);
+	if (rc != 0 || listen(c->listen_fd, 4) != 0) {
+		snprintf(err, len, "cannot listen on %s: %s", listen_path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+void sl_dp_ctl_close(struct sl_dp_ctl *c)
+{
+	for (unsigned i = 0; i < c->n_conns; i++) {
+		sl_lineconn_flush(&c->conns[i]);
+		sl_lineconn_free(&c->conns[i]);
+	}
+	c->n_conns = 0;
+	if (c->listen_fd >= 0) {
+		close(c->listen_fd);
+		unlink(c->path);
+	}
+	c->listen_fd = -1;
+}
+
+static json_t *cmd_map_set(struct sl_dp_ctl *c, json_t *req)
+{
+	json_t *id = json_object_get(req, "id"), *reply = NULL;
+	const char *cluster = NULL;
+	long long core = 0;
+	if (sl_proto_get_str(req, "cluster", true, &cluster, &reply) < 0 ||
+	    sl_proto_get_int(req, "core", true, 0, 4095, &core, &reply) < 0)
+		return reply;
+	uint64_t pause_ns;
+	const char *code = "internal";
+	char err[256];
+	if (sl_runtime_move_cluster(*c->rt, cluster, (int)core, &pause_ns, &code, err,
+				    sizeof(err)) < 0)
+		return sl_proto_error(id, code, strcmp(code, "out_of_pool") ? "cluster" : "core",
+				      "%s", err);
+	json_t *r = json_object();
+	json_object_set_new(r, "cluster", json_string(cluster));
+	json_object_set_new(r, "core", json_integer(core));
+	json_object_set_new(r, "pause_us", json_real((double)pause_ns / 1000.0));
+	return sl_proto_ok(id, r);
+}
+
+static json_t *cmd_graph_load(struct sl_dp_ctl *c, json_t *req)
+{
+	json_t *id = json_object_get(req, "id"), *reply = NULL;
+	const char *path = NULL;
+	if (sl_proto_get_str(req, "path", true, &path, &reply) < 0)
+		return reply;
+	const char *code = "internal";
+	char err[600];
+	json_t *r = json_object();
+	if (c->ops.graph_load(c->ops.ctx, path, r, &code, err, sizeof(err)) < 0) {
+		json_decref(r);
+		return sl_proto_error(id, code, "path", "%s", err);
+	}
+	return sl_proto_ok(id, r);
+}
+
+static void on_line(void *ctx, char *line, size_t len)
+{
+	struct sl_dp_ctl *c = ctx;
+	json_error_t je;
+	json_t *reply;
+	if (!line) {
+		reply = sl_proto_error(NULL, "too_large", NULL, "message longer than %d bytes",
+				       SL_PROTO_MAX_MSG);
+		sl_lineconn_send(c->cur, reply);
+		json_decref(reply);
+		return;
+	}
+	json_t *req = json_loadb(line, len, 0, &je);
+	const char *cmd = req ? json_string_value(json_object_get(req, "cmd")) : NULL;
+	json_t *id = req ? json_object_get(req, "id") : NULL;
+	if (!req || !json_is_object(req))
+		reply = sl_proto_error(NULL, "parse_error", NULL, "malformed JSON: %s",
+				       req ? "not an object" : je.text);
+	else if (!cmd)
+		reply = sl_proto_error(id, "missing_field", "cmd", "'cmd' is required");
+	else if (!strcmp(cmd, "hello")) {
+		json_t *r = json_object();
+		c->ops.hello(c->ops.ctx, r);
+		reply = sl_proto_ok(id, r);
+	} else if (!strcmp(cmd, "map_set"))
+		reply = cmd_map_set(c, req);
+	else if (!strcmp(cmd, "graph_load"))
+		reply = cmd_graph_load(c, req);
+	else if (!strcmp(cmd, "shutdown")) {
+		c->ops.shutdown(c->ops.ctx);
+		reply = sl_proto_ok(id, NULL);
+	} else
+		reply = sl_proto_error(id, "unknown_command", "cmd", "unknown command '%s'", cmd);
+	sl_lineconn_send(c->cur, reply);
+	json_decref(reply);
+	json_decref(req);
+}
+
+static void accept_controller(struct sl_dp_ctl *c)
+{
+	int fd = accept4(c->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	if (fd < 0)
+		return;
+	struct ucred cred;
+	socklen_t cl = sizeof(cred);
+	/* Only root or the dataplane's own user may steer it. */
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl) != 0 ||
+	    (cred.uid != 0 && cred.uid != getuid()) || c->n_conns >= SL_DP_CTL_MAX_CONNS) {
+		close(fd);
+		return;
+	}
+	sl_lineconn_init(&c->conns[c->n_conns++], fd);
+}
+
+void sl_dp_ctl_poll(struct sl_dp_ctl *c, int timeout_ms)
+{
+	struct pollfd p[SL_DP_CTL_MAX_CONNS + 1];
+	unsigned n = 0;
+	for (unsigned i = 0; i < c->n_conns; i++)
+		p[n++] = (struct pollfd){c->conns[i].fd,
+					 POLLIN | (sl_lineconn_pending(&c->conns[i]) ? POLLOUT : 0),
+					 0};
+	if (c->listen_fd >= 0)
+		p[n++] = (struct pollfd){c->listen_fd, POLLIN, 0};
+	if (poll(p, n, timeout_ms) <= 0)
+		return;
+	for (unsigned i = 0; i < c->n_conns; i++) {
+		struct sl_lineconn *lc = &c->conns[i];
+		int dead = 0;
+		if (p[i].revents & POLLOUT)
+			dead |= sl_lineconn_flush(lc) < 0;
+		if (!dead && (p[i].revents & (POLLIN | POLLHUP | POLLERR))) {
+			c->cur = lc;
+			dead |= sl_lineconn_read(lc, on_line, c) < 0;
+		}
+		if (dead) {
+			/* The controller went away; the dataplane keeps forwarding. */
+			sl_lineconn_free(lc);
+			c->conns[i] = c->conns[--c->n_conns];
+			p[i] = p[c->n_conns];
+			i--;
+		}
+	}
+	if (c->listen_fd >= 0 && (p[n - 1].revents & POLLIN))
+		accept_controller(c);
+}
