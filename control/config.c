@@ -244,6 +244,25 @@ bool sl_config_stage_equal(const struct sl_conf_stage *a, const struct sl_conf_s
 	return true;
 }
 
+unsigned sl_config_expand_link(const struct sl_config *c, const struct sl_conf_link *l,
+			       struct sl_conf_edge *e)
+{
+	const struct sl_conf_stage *a = &c->stages[l->from], *b = &c->stages[l->to];
+	unsigned n = 0;
+
+	if (a->type->dynamic_outputs && b->instances > 1) {
+		for (uint16_t j = 0; j < b->instances; j++)
+			e[n++] = (struct sl_conf_edge){l->from, 0, j, l->to, j};
+	} else if (b->instances == 1) {
+		for (uint16_t i = 0; i < a->instances; i++)
+			e[n++] = (struct sl_conf_edge){l->from, i, l->from_port, l->to, 0};
+	} else {
+		for (uint16_t i = 0; i < a->instances; i++)
+			e[n++] = (struct sl_conf_edge){l->from, i, l->from_port, l->to, i};
+	}
+	return n;
+}
+
 int sl_config_find_port(const struct sl_config *c, const char *name)
 {
 	for (unsigned i = 0; i < c->n_ports; i++)

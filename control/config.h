@@ -96,6 +96,18 @@ struct sl_config {
 	struct sl_conf_dataplane dp;
 };
 
+/* One instance-level edge: instance fi of stage fs, output fport, feeds
+ * instance ti of stage ts. */
+struct sl_conf_edge {
+	uint16_t fs, fi, fport, ts, ti;
+};
+
+/* Expand link l into instance edges (at most SL_STAGE_MAX_OUTPUTS): N -> 1
+ * fans in, N -> N pairs instance i with i, and a balance feeding N instances
+ * gets one output port per instance. Returns the count. */
+unsigned sl_config_expand_link(const struct sl_config *c, const struct sl_conf_link *l,
+			       struct sl_conf_edge *e);
+
 /* Load and validate path. On error returns -1 with err->msg set and *out
  * untouched. */
 int sl_config_load(const char *path, struct sl_config **out, struct sl_err *err);

@@ -14,30 +14,6 @@
 #include <rte_ring.h>
 #include <urcu/urcu-qsbr.h>
 
-/* One instance-level edge of the graph. */
-struct edge {
-	uint16_t fs, fi, fport, ts, ti;
-};
-
-/* Expand config link l into instance edges; returns the count (<= SL_STAGE_MAX_OUTPUTS). */
-static unsigned expand_link(const struct sl_config *cfg, const struct sl_conf_link *l,
-			    struct edge *e)
-{
-	const struct sl_conf_stage *a = &cfg->stages[l->from], *b = &cfg->stages[l->to];
-	unsigned n = 0;
-
-	if (a->type->dynamic_outputs && b->instances > 1) {
-		for (uint16_t j = 0; j < b->instances; j++)
-			e[n++] = (struct edge){l->from, 0, j, l->to, j};
-	} else if (b->instances == 1) {
-		for (uint16_t i = 0; i < a->instances; i++)
-			e[n++] = (struct edge){l->from, i, l->from_port, l->to, 0};
-	} else {
-		for (uint16_t i = 0; i < a->instances; i++)
-			e[n++] = (struct edge){l->from, i, l->from_port, l->to, i};
-	}
-	return n;
-}
 
 struct conn_key {
 	int from_cluster;
@@ -50,8 +26,8 @@ static unsigned collect_connectors(const struct sl_config *cfg, struct conn_key 
 {
 	unsigned n = 0;
 	for (unsigned li = 0; li < cfg->n_links; li++) {
-		struct edge e[SL_STAGE_MAX_OUTPUTS];
-		unsigned ne = expand_link(cfg, &cfg->links[li], e);
+		struct sl_conf_edge e[SL_STAGE_MAX_OUTPUTS];
+		unsigned ne = sl_config_expand_link(cfg, &cfg->links[li], e);
 		for (unsigned k = 0; k < ne; k++) {
 			int fc = cfg->stages[e[k].fs].cluster[e[k].fi];
 			int tc = cfg->stages[e[k].ts].cluster[e[k].ti];
@@ -144,7 +120,11 @@ static int open_ports(struct sl_runtime *rt, struct sl_runtime *old, char *err, 
 			if (p->drv->open(p, rt->mp, err, len) < 0)
 				return -1;
 		}
-		sp->st = p->base; /* carried totals until the next stats update */
+		/* Carried totals, shown until the next statistics update. */
+		const uint64_t *b = (const uint64_t *)&p->base, *l = (const uint64_t *)&p->last_raw;
+		uint64_t *o = (uint64_t *)&sp->st;
+		for (size_t f = 0; f < sizeof(sp->st) / sizeof(uint64_t); f++)
+			o[f] = b[f] + l[f];
 		snprintf(sp->name, sizeof(sp->name), "%s", cfg->ports[i].name);
 		snprintf(sp->driver, sizeof(sp->driver), "%s", cfg->ports[i].driver);
 		snprintf(sp->devargs, sizeof(sp->devargs), "%s",
@@ -281,7 +261,7 @@ static int create_instance(struct sl_runtime *rt, struct sl_runtime *old, unsign
 }
 
 static int create_connector(struct sl_runtime *rt, unsigned ci, const struct conn_key *k,
-			    const struct edge *first, char *err, size_t len)
+			    const struct sl_conf_edge *first, char *err, size_t len)
 {
 	static unsigned generation;
 	const struct sl_config *cfg = rt->cfg;
@@ -322,8 +302,8 @@ static int wire_edges(struct sl_runtime *rt, struct conn_key *keys, char *err, s
 	int rc = 0;
 
 	for (unsigned li = 0; li < cfg->n_links && rc == 0; li++) {
-		struct edge e[SL_STAGE_MAX_OUTPUTS];
-		unsigned ne = expand_link(cfg, &cfg->links[li], e);
+		struct sl_conf_edge e[SL_STAGE_MAX_OUTPUTS];
+		unsigned ne = sl_config_expand_link(cfg, &cfg->links[li], e);
 		for (unsigned k = 0; k < ne && rc == 0; k++) {
 			struct sl_stage *from = rt->inst[e[k].fs][e[k].fi];
 			struct sl_stage *to = rt->inst[e[k].ts][e[k].ti];
@@ -459,6 +439,13 @@ int sl_runtime_build(struct sl_runtime *rt, struct sl_runtime *old, char *err, s
 		cl->burst = (uint16_t)cfg->dp.burst;
 		snprintf(scl[c].name, sizeof(scl[c].name), "%s", cl->name);
 		scl[c].core = cl->core;
+		for (unsigned o = 0; old && o < old->n_clusters; o++) {
+			const struct sl_stats_cluster *oc = &sl_stats_clusters(old->stats)[o];
+			if (!strcmp(oc->name, cl->name)) {
+				scl[c].moves = oc->moves;
+				scl[c].stalls = oc->stalls;
+			}
+		}
 	}
 
 	rt->inst = calloc(cfg->n_stages, sizeof(*rt->inst));

@@ -1,0 +1,206 @@
+/* stats_view.c: sluiced's view of the counters. It maps the dataplane's stats
+ * segment read-only and never asks the dataplane: a query is a snapshot of
+ * shared memory. Totals survive dataplane restarts (the last snapshot of a
+ * dead dataplane is folded in) and a reset subtracts a baseline. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+
+#include "control/daemon.h"
+
+/* Integer fields that are levels, not running totals: never summed. */
+static bool is_gauge(const char *key)
+{
+	static const char *const gauges[] = {"core",	  "capacity",  "occupancy", "peak",
+					     "rx_queues", "tx_queues", "pid",	    "epoch",
+					     "tsc_hz",	  "state",     NULL};
+	for (const char *const *g = gauges; *g; g++)
+		if (!strcmp(*g, key))
+			return true;
+	return false;
+}
+
+/* dst += sign * src over the integer counters of one object. */
+static void add_object(json_t *dst, json_t *src, int sign)
+{
+	const char *key;
+	json_t *v;
+	json_object_foreach(src, key, v)
+	{
+		json_t *d = json_object_get(dst, key);
+		if (json_is_integer(v) && !is_gauge(key)) {
+			json_int_t base = json_is_integer(d) ? json_integer_value(d) : 0;
+			json_object_set_new(dst, key, json_integer(base + sign * json_integer_value(v)));
+		} else if (json_is_object(v) && json_is_object(d)) {
+			add_object(d, v, sign);
+		}
+	}
+}
+
+static json_t *find_named(json_t *arr, const char *name)
+{
+	size_t i;
+	json_t *e;
+	json_array_foreach(arr, i, e)
+	{
+		const char *n = json_string_value(json_object_get(e, "name"));
+		if (n && !strcmp(n, name))
+			return e;
+	}
+	return NULL;
+}
+
+/* For each named entry of the tables in src: dst's entry += sign * it. With
+ * append, entries dst lacks are copied in (for folding). */
+static void add_tables(json_t *dst, json_t *src, int sign, bool append)
+{
+	static const char *const tables[] = {"stages", "connectors", "ports", "clusters", NULL};
+	for (const char *const *t = tables; *t; t++) {
+		json_t *sa = json_object_get(src, *t), *da = json_object_get(dst, *t);
+		size_t i;
+		json_t *e;
+		if (!json_is_array(sa) || !json_is_array(da))
+			continue;
+		json_array_foreach(sa, i, e)
+		{
+			const char *n = json_string_value(json_object_get(e, "name"));
+			json_t *d = n ? find_named(da, n) : NULL;
+			if (d)
+				add_object(d, e, sign);
+			else if (append)
+				json_array_append_new(da, json_deep_copy(e));
+		}
+	}
+}
+
+static int ensure_open(struct sl_daemon *d, char *err, size_t len)
+{
+	if (d->stats && d->stats->pid != d->dp_pid) {
+		sl_stats_close(d->stats); /* a dead dataplane's segment */
+		d->stats = NULL;
+	}
+	if (d->stats)
+		return 0;
+	if (d->phase != SL_DP_UP) {
+		snprintf(err, len, "the dataplane is %s", sl_sup_phase_name(d->phase));
+		return -1;
+	}
+	d->stats = sl_stats_open(d->cfg->dp.name, err, len);
+	if (d->stats && d->stats->pid != d->dp_pid) {
+		snprintf(err, len, "the dataplane has not published its counters yet");
+		sl_stats_close(d->stats);
+		d->stats = NULL;
+	}
+	return d->stats ? 0 : -1;
+}
+
+/* A JSON snapshot of the live segment, following a graph load's new one. */
+static json_t *live_snapshot(struct sl_daemon *d, char *err, size_t len)
+{
+	for (int attempt = 0; attempt < 3; attempt++) {
+		if (ensure_open(d, err, len) < 0)
+			return NULL;
+		struct sl_stats_hdr *s = sl_stats_snapshot(d->stats, err, len);
+		if (s) {
+			json_t *j = sl_stats_to_json(s);
+			free(s);
+			return j;
+		}
+		if (!d->stats->retired)
+			return NULL;
+		sl_stats_close(d->stats);
+		d->stats = NULL;
+	}
+	return NULL;
+}
+
+void sl_view_fold_dead(struct sl_daemon *d)
+{
+	char err[256];
+	if (!d->stats)
+		return;
+	struct sl_stats_hdr *s = sl_stats_snapshot(d->stats, err, sizeof(err));
+	if (s) {
+		json_t *j = sl_stats_to_json(s);
+		free(s);
+		if (!d->folded) {
+			d->folded = j;
+		} else {
+			add_tables(d->folded, j, 1, true);
+			json_decref(j);
+		}
+	} else {
+		sl_log(LOG_WARNING, "could not read the dead dataplane's counters: %s", err);
+	}
+	sl_stats_close(d->stats);
+	d->stats = NULL;
+	if (d->folded && json_dump_file(d->folded, d->totals_path, JSON_COMPACT) != 0)
+		sl_log(LOG_WARNING, "cannot write %s", d->totals_path);
+}
+
+void sl_view_load_totals(struct sl_daemon *d)
+{
+	json_error_t je;
+	json_t *t = json_load_file(d->totals_path, 0, &je);
+	if (t) {
+		json_decref(d->folded);
+		d->folded = t;
+		sl_log(LOG_INFO, "restored counter totals of earlier dataplanes from %s",
+		       d->totals_path);
+	}
+}
+
+void sl_view_close(struct sl_daemon *d)
+{
+	sl_stats_close(d->stats);
+	d->stats = NULL;
+}
+
+static void derive(json_t *view)
+{
+	size_t i;
+	json_t *st;
+	json_array_foreach(json_object_get(view, "stages"), i, st)
+	{
+		double in = (double)json_integer_value(json_object_get(st, "in"));
+		double calls = (double)json_integer_value(json_object_get(st, "calls"));
+		double cyc = (double)json_integer_value(json_object_get(st, "cycles"));
+		double timed = (double)json_integer_value(json_object_get(st, "timed_packets"));
+		json_object_set_new(st, "pkts_per_call", json_real(calls > 0 ? in / calls : 0));
+		json_object_set_new(st, "cycles_per_pkt", json_real(timed > 0 ? cyc / timed : 0));
+	}
+}
+
+static json_t *raw_view(struct sl_daemon *d, char *err, size_t len)
+{
+	json_t *v = live_snapshot(d, err, len);
+	if (!v)
+		return NULL;
+	if (d->folded)
+		add_tables(v, d->folded, 1, false);
+	return v;
+}
+
+json_t *sl_view_counters(struct sl_daemon *d, char *err, size_t len)
+{
+	json_t *v = raw_view(d, err, len);
+	if (!v)
+		return NULL;
+	if (d->baseline)
+		add_tables(v, d->baseline, -1, false);
+	derive(v);
+	json_object_set_new(v, "time", json_real(sl_now()));
+	json_object_set_new(v, "restarts", json_integer(d->restarts));
+	return v;
+}
+
+int sl_view_reset(struct sl_daemon *d, char *err, size_t len)
+{
+	json_t *v = raw_view(d, err, len);
+	if (!v)
+		return -1;
+	json_decref(d->baseline);
+	d->baseline = v;
+	return 0;
+}
