@@ -60,7 +60,7 @@ struct sl_daemon {
 	struct sl_lineconn dp;
 	bool dp_connected;
 	char dp_socket[108];
-	char totals_path[4096]; /* folded totals, so an --attach keeps them */
+	char totals_path[4200]; /* folded totals, so an --attach keeps them */
 	double dp_started;     /* monotonic seconds */
 	double backoff_until;  /* monotonic seconds */
 	double backoff_s;
