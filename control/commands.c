@@ -298,6 +298,8 @@ static json_t *cmd_shutdown(struct sl_daemon *d, unsigned idx, json_t *req)
 		d->quit = true;
 		return sl_proto_ok(json_object_get(req, "id"), NULL);
 	}
+	json_t *id = json_object_get(req, "id");
+	d->shutdown_id = id ? json_incref(id) : NULL;
 	sl_sup_stop(d, idx);
 	return NULL; /* answered when the dataplane has exited */
 }

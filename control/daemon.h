@@ -71,6 +71,7 @@ struct sl_daemon {
 	bool shutdown_requested;
 	int shutdown_client;
 	uint64_t shutdown_gen;
+	json_t *shutdown_id;
 	uint64_t next_internal_id;
 	struct sl_pending pending[SL_MAX_PENDING];
 
@@ -129,5 +130,8 @@ void sl_view_fold_dead(struct sl_daemon *d);
 void sl_view_load_totals(struct sl_daemon *d);
 int sl_view_reset(struct sl_daemon *d, char *err, size_t len);
 void sl_view_close(struct sl_daemon *d);
+/* Map the running dataplane's current segment now (after it says hello or
+ * loads a graph), so its final counters can be read even after it exits. */
+void sl_view_refresh(struct sl_daemon *d);
 
 #endif

@@ -157,6 +157,14 @@ void sl_view_close(struct sl_daemon *d)
 	d->stats = NULL;
 }
 
+void sl_view_refresh(struct sl_daemon *d)
+{
+	char err[256];
+	sl_view_close(d);
+	if (ensure_open(d, err, sizeof(err)) < 0)
+		sl_log(LOG_WARNING, "cannot map the dataplane's counters: %s", err);
+}
+
 static void derive(json_t *view)
 {
 	size_t i;

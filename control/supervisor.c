@@ -246,6 +246,7 @@ static void on_dp_line(void *ctx, char *line, size_t len)
 	json_t *res = json_object_get(r, "result");
 	if (!strcmp(p->cmd, "hello") && ok) {
 		d->phase = SL_DP_UP;
+		sl_view_refresh(d);
 		json_t *map = json_object_get(res, "mapping");
 		/* Re-apply live mapping changes the config file does not hold. */
 		for (unsigned i = 0; i < d->cfg->n_clusters; i++) {
@@ -271,7 +272,7 @@ static void on_dp_line(void *ctx, char *line, size_t len)
 			for (unsigned i = 0; i < c->n_clusters; i++)
 				d->mapping[i] = c->clusters[i].core;
 		}
-		sl_view_close(d); /* the segment was replaced */
+		sl_view_refresh(d); /* the segment was replaced */
 		sl_log(LOG_INFO, "graph loaded from %s", p->arg);
 	} else if (!ok && p->internal) {
 		sl_log(LOG_ERR, "dataplane refused %s: %s", p->cmd,
@@ -326,6 +327,10 @@ void sl_sup_pidfd_event(struct sl_daemon *d)
 	d->pidfd = -1;
 	close_channel(d);
 	fail_pending(d, "the dataplane exited");
+	/* The segment stays mapped after the process is gone: these are the
+	 * counters after its final drain. */
+	char verr[128];
+	json_t *final = d->shutdown_requested ? sl_view_counters(d, verr, sizeof(verr)) : NULL;
 	sl_view_fold_dead(d);
 	/* A dataplane killed with -9 leaves its stats segment behind. */
 	char shm[128];
@@ -337,9 +342,15 @@ void sl_sup_pidfd_event(struct sl_daemon *d)
 
 	if (d->shutdown_requested) {
 		sl_log(LOG_INFO, "dataplane pid %d %s; shutting down", (int)dead, d->last_exit);
+		json_t *r = json_object();
+		json_object_set_new(r, "dataplane_exit", json_string(d->last_exit));
+		if (final)
+			json_object_set_new(r, "final_counters", final);
 		if (d->shutdown_client >= 0)
 			sl_server_reply(d, (unsigned)d->shutdown_client, d->shutdown_gen,
-					sl_proto_ok(NULL, NULL));
+					sl_proto_ok(d->shutdown_id, r));
+		else
+			json_decref(r);
 		d->quit = true;
 		return;
 	}
