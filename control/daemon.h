@@ -16,6 +16,7 @@
 
 #define SL_MAX_CLIENTS 1024
 #define SL_MAX_PENDING 256
+#define SL_MAX_BACKLOG (4u << 20) /* reply bytes queued for one client */
 
 struct sl_client {
 	struct sl_lineconn lc;

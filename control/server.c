@@ -114,10 +114,16 @@ void sl_server_reply(struct sl_daemon *d, unsigned idx, uint64_t gen, json_t *re
 {
 	struct sl_client *c = &d->clients[idx];
 	if (idx < SL_MAX_CLIENTS && c->used && c->gen == gen) {
-		if (sl_lineconn_send(&c->lc, reply) < 0)
+		if (sl_lineconn_send(&c->lc, reply) < 0) {
 			drop_client(d, idx);
-		else
+		} else if (c->lc.out_len - c->lc.out_off > SL_MAX_BACKLOG) {
+			/* It asks but does not read: stop buffering for it. */
+			sl_log(LOG_WARNING, "client pid %d does not read its replies; dropping it",
+			       (int)c->pid);
+			drop_client(d, idx);
+		} else {
 			update_interest(d, idx);
+		}
 	}
 	json_decref(reply);
 }
