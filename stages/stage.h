@@ -214,7 +214,10 @@ static inline void sl_stage_call(struct sl_stage *st, struct rte_mbuf **pkts, ui
 static inline uint64_t sl_clock_burst_start(void)
 {
 	struct sl_lcore_clock *clk = &RTE_PER_LCORE(sl_clock);
-	clk->timed = (clk->bursts % SL_CYCLE_SAMPLE) == 0;
+	/* A multiplicative hash of the burst count, not the count itself: a
+	 * loop that polls k sources per turn would otherwise time the same
+	 * source every time whenever k divides SL_CYCLE_SAMPLE. */
+	clk->timed = ((clk->bursts * 2654435761u) >> 28) < 16 / SL_CYCLE_SAMPLE;
 	clk->child = 0;
 	return clk->timed ? rte_rdtsc() : 0;
 }
