@@ -157,6 +157,10 @@ json_t *sl_stats_to_json(const struct sl_stats_hdr *s)
 		json_object_set_new(o, "dropped_full", u64(cn->cnt.dropped_full));
 		json_object_set_new(o, "occupancy", u64(cn->cnt.enqueued - cn->cnt.dequeued));
 		json_object_set_new(o, "peak", u64(cn->cnt.peak));
+		json_object_set_new(o, "push_cycles", u64(cn->cnt.push_cycles));
+		json_object_set_new(o, "timed_pushed", u64(cn->cnt.timed_pushed));
+		json_object_set_new(o, "pull_cycles", u64(cn->cnt.pull_cycles));
+		json_object_set_new(o, "timed_pulled", u64(cn->cnt.timed_pulled));
 		json_array_append_new(conns, o);
 	}
 	json_object_set_new(root, "connectors", conns);

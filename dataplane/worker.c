@@ -44,15 +44,20 @@ static inline void run_ring_source(const struct sl_source *s, struct rte_mbuf **
 				   uint16_t burst)
 {
 	unsigned avail;
+	uint64_t t0 = sl_clock_burst_start();
 	unsigned n = rte_ring_sc_dequeue_burst(s->conn->ring, (void **)pkts, burst, &avail);
 
 	if (n == 0)
 		return;
 	struct sl_conn_counters *c = s->conn->cnt;
+	if (t0) {
+		c->pull_cycles += rte_rdtsc() - t0;
+		c->timed_pulled += n;
+		RTE_PER_LCORE(sl_clock).child = 0;
+	}
 	c->dequeued += n;
 	if (n + avail > c->peak)
 		c->peak = n + avail;
-	sl_clock_burst_start();
 	RTE_PER_LCORE(sl_clock).bursts++;
 	sl_stage_call(s->stage, pkts, (uint16_t)n);
 }

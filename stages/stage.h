@@ -73,10 +73,14 @@ struct sl_conn_counters {
 	/* Free slots the producer last saw; lets backpressure check for room
 	 * without reading the consumer's cache line on every poll. */
 	uint64_t free_hint;
-	uint64_t pad0[5];
+	uint64_t push_cycles; /* enqueue time, over timed bursts */
+	uint64_t timed_pushed;
+	uint64_t pad0[3];
 	uint64_t dequeued;
 	uint64_t peak;
-	uint64_t pad1[6];
+	uint64_t pull_cycles; /* dequeue time, over timed polls */
+	uint64_t timed_pulled;
+	uint64_t pad1[4];
 } __rte_cache_aligned;
 
 struct sl_connector {
@@ -226,8 +230,13 @@ static inline void sl_connector_push(struct sl_stage *st, struct sl_connector *c
 				     struct rte_mbuf **pkts, uint16_t n)
 {
 	unsigned free_left;
+	uint64_t t0 = RTE_PER_LCORE(sl_clock).timed ? rte_rdtsc() : 0;
 	unsigned sent = rte_ring_sp_enqueue_burst(conn->ring, (void **)pkts, n, &free_left);
 
+	if (t0) {
+		conn->cnt->push_cycles += rte_rdtsc() - t0;
+		conn->cnt->timed_pushed += sent;
+	}
 	conn->cnt->enqueued += sent;
 	conn->cnt->free_hint = free_left;
 	if (unlikely(sent < n)) {

@@ -17,5 +17,6 @@ for name in ("passthrough", "stage-overhead", "cross-core-hop"):
 for name in ("mac-rewrite", "stream-pipeline", "af_xdp"):
     assert sc[name]["available"] is False and sc[name]["why"], sc[name]
 assert r["summary"]["passthrough_ratio"] > 0 and r["summary"]["ring_perf_cpp"] > 0
+assert r["summary"]["hop_connector_cpp"] > 0
 print("ok: every scenario ran and its figures parse")
 PY
