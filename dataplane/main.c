@@ -55,7 +55,8 @@ static void usage(FILE *f)
 		"      --stats-json FILE    write the final counters as JSON to FILE\n"
 		"      --no-huge            run without hugepages (slower; also the automatic\n"
 		"                           fallback when none are reserved, which is reported)\n"
-		"      --mem MB             memory for --no-huge mode (default 512)\n"
+		"      --mem MB             memory for --no-huge mode (default: the mbuf pool plus\n"
+		"                           256 MB)\n"
 		"      --read-stats NAME    print the counters of running dataplane NAME from its\n"
 		"                           shared-memory stats segment, then exit\n"
 		"      --json               with --read-stats: print JSON\n"
@@ -117,7 +118,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 		{NULL, 0, NULL, 0},
 	};
 	int c;
-	o->mem_mb = 512;
+	o->mem_mb = 0; /* --no-huge: sized from the mbuf pool unless given */
 	o->control_fd = -1;
 	while ((c = getopt_long(argc, argv, "c:d:i:h", longopts, NULL)) != -1) {
 		switch (c) {
@@ -450,6 +451,9 @@ int main(int argc, char **argv)
 		goto out_cfg;
 	}
 	dp.n_lcores = rt->n_lcores;
+	unsigned nb = mbufs_needed(dp.cfg, sl_runtime_count_connectors(dp.cfg), rt->n_lcores);
+	if (o.mem_mb == 0) /* an mbuf with its headroom and headers is under 2.5 KiB */
+		o.mem_mb = (unsigned)((uint64_t)nb * 2560 / (1u << 20)) + 256;
 	int no_huge = o.no_huge;
 	if (!no_huge && !hugepages_available()) {
 		no_huge = 1;
@@ -472,12 +476,13 @@ int main(int argc, char **argv)
 		fprintf(stderr, "sluice-dp: %s\n", err);
 		goto out_eal;
 	}
-	unsigned nb = mbufs_needed(dp.cfg, sl_runtime_count_connectors(dp.cfg), rt->n_lcores);
 	dp.mp = rte_pktmbuf_pool_create("sl_mbufs", nb, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
 					dp.lcores[0].socket);
 	if (!dp.mp) {
-		fprintf(stderr, "sluice-dp: cannot create a pool of %u mbufs: %s\n", nb,
-			rte_strerror(rte_errno));
+		fprintf(stderr, "sluice-dp: cannot create a pool of %u mbufs: %s%s\n", nb,
+			rte_strerror(rte_errno),
+			no_huge ? " (without hugepages: raise --mem, or run tools/setup)"
+				: " (reserve more hugepages, or lower dataplane.mbufs / ring_size)");
 		goto out_stats;
 	}
 	rt->mp = dp.mp;
