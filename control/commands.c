@@ -49,8 +49,7 @@ static json_t *cmd_status(struct sl_daemon *d, unsigned idx, json_t *req)
 	json_object_set_new(dp, "pid", json_integer(d->dp_pid));
 	json_object_set_new(dp, "restarts", json_integer(d->restarts));
 	json_object_set_new(dp, "last_exit", json_string(d->last_exit));
-	json_object_set_new(dp, "uptime_s",
-			    json_real(d->dp_pid ? sl_now() - d->dp_started : 0.0));
+	json_object_set_new(dp, "uptime_s", json_real(d->dp_pid ? sl_now() - d->dp_started : 0.0));
 	json_object_set_new(dp, "backoff_s",
 			    json_real(d->phase == SL_DP_BACKOFF ? d->backoff_until - sl_now() : 0));
 	json_object_set_new(r, "dataplane", dp);
@@ -87,7 +86,8 @@ static char *graph_dot(struct sl_daemon *d)
 		for (unsigned s = 0; s < c->n_stages; s++)
 			for (unsigned i = 0; i < c->stages[s].instances; i++)
 				if (c->stages[s].cluster[i] == (int)k) {
-					dot_escape(e, sizeof(e), instance_name(c, s, i, a, sizeof(a)));
+					dot_escape(e, sizeof(e),
+						   instance_name(c, s, i, a, sizeof(a)));
 					fprintf(f, "    \"%s\" [label=\"%s\\n%s\"];\n", e, e,
 						c->stages[s].type->name);
 				}
@@ -99,8 +99,10 @@ static char *graph_dot(struct sl_daemon *d)
 		for (unsigned k = 0; k < n; k++) {
 			char pb[SL_LABEL_MAX], ea[128], eb[128];
 			const struct sl_conf_stage *fs = &c->stages[ed[k].fs];
-			dot_escape(ea, sizeof(ea), instance_name(c, ed[k].fs, ed[k].fi, a, sizeof(a)));
-			dot_escape(eb, sizeof(eb), instance_name(c, ed[k].ts, ed[k].ti, b, sizeof(b)));
+			dot_escape(ea, sizeof(ea),
+				   instance_name(c, ed[k].fs, ed[k].fi, a, sizeof(a)));
+			dot_escape(eb, sizeof(eb),
+				   instance_name(c, ed[k].ts, ed[k].ti, b, sizeof(b)));
 			bool ring = fs->cluster[ed[k].fi] != c->stages[ed[k].ts].cluster[ed[k].ti];
 			fprintf(f, "  \"%s\" -> \"%s\" [label=\"%s\"%s];\n", ea, eb,
 				sl_stage_output_name(fs->type, ed[k].fport, pb, sizeof(pb)),
@@ -126,10 +128,10 @@ static json_t *cmd_graph_show(struct sl_daemon *d, unsigned idx, json_t *req)
 		for (unsigned i = 0; i < c->stages[s].instances; i++) {
 			int k = c->stages[s].cluster[i];
 			json_array_append_new(
-				stages, json_pack("{s:s, s:s, s:s, s:i}", "name",
-						  instance_name(c, s, i, a, sizeof(a)), "type",
-						  c->stages[s].type->name, "cluster",
-						  c->clusters[k].name, "core", d->mapping[k]));
+			    stages, json_pack("{s:s, s:s, s:s, s:i}", "name",
+					      instance_name(c, s, i, a, sizeof(a)), "type",
+					      c->stages[s].type->name, "cluster",
+					      c->clusters[k].name, "core", d->mapping[k]));
 		}
 	for (unsigned l = 0; l < c->n_links; l++) {
 		struct sl_conf_edge ed[SL_STAGE_MAX_OUTPUTS];
@@ -138,12 +140,12 @@ static json_t *cmd_graph_show(struct sl_daemon *d, unsigned idx, json_t *req)
 			const struct sl_conf_stage *fs = &c->stages[ed[k].fs];
 			bool ring = fs->cluster[ed[k].fi] != c->stages[ed[k].ts].cluster[ed[k].ti];
 			json_array_append_new(
-				conns,
-				json_pack("{s:s, s:s, s:s, s:s}", "from",
-					  instance_name(c, ed[k].fs, ed[k].fi, a, sizeof(a)), "port",
-					  sl_stage_output_name(fs->type, ed[k].fport, pb, sizeof(pb)),
-					  "to", instance_name(c, ed[k].ts, ed[k].ti, b, sizeof(b)),
-					  "kind", ring ? "ring" : "call"));
+			    conns,
+			    json_pack("{s:s, s:s, s:s, s:s}", "from",
+				      instance_name(c, ed[k].fs, ed[k].fi, a, sizeof(a)), "port",
+				      sl_stage_output_name(fs->type, ed[k].fport, pb, sizeof(pb)),
+				      "to", instance_name(c, ed[k].ts, ed[k].ti, b, sizeof(b)),
+				      "kind", ring ? "ring" : "call"));
 		}
 	}
 	json_object_set_new(r, "config", json_string(d->config_path));
@@ -271,8 +273,8 @@ static json_t *cmd_counters(struct sl_daemon *d, unsigned idx, json_t *req)
 	if (!v)
 		return sl_proto_error(id, "dataplane_down", NULL, "%s", err);
 	if (reset) {
-		sl_log(LOG_NOTICE, "counters reset from uid %u pid %d", (unsigned)d->clients[idx].uid,
-		       (int)d->clients[idx].pid);
+		sl_log(LOG_NOTICE, "counters reset from uid %u pid %d",
+		       (unsigned)d->clients[idx].uid, (int)d->clients[idx].pid);
 		if (sl_view_reset(d, err, sizeof(err)) < 0) {
 			json_decref(v);
 			return sl_proto_error(id, "dataplane_down", NULL, "%s", err);
@@ -309,15 +311,15 @@ static const struct {
 	handler_fn fn;
 	bool mutates;
 } commands[] = {
-	{"status", cmd_status, false},
-	{"graph_show", cmd_graph_show, false},
-	{"graph_validate", cmd_graph_validate, false},
-	{"graph_load", cmd_graph_load, true},
-	{"map_show", cmd_map_show, false},
-	{"map_set", cmd_map_set, true},
-	{"counters", cmd_counters, false},
-	{"dataplane_restart", cmd_dataplane_restart, true},
-	{"shutdown", cmd_shutdown, true},
+    {"status", cmd_status, false},
+    {"graph_show", cmd_graph_show, false},
+    {"graph_validate", cmd_graph_validate, false},
+    {"graph_load", cmd_graph_load, true},
+    {"map_show", cmd_map_show, false},
+    {"map_set", cmd_map_set, true},
+    {"counters", cmd_counters, false},
+    {"dataplane_restart", cmd_dataplane_restart, true},
+    {"shutdown", cmd_shutdown, true},
 };
 
 bool sl_command_mutates(const char *cmd)

@@ -142,8 +142,8 @@ static bool valid_name(const char *s)
 static int check_name(struct loader *L, const struct sl_ynode *key, const char *what)
 {
 	if (strlen(key->str) >= SL_NAME_MAX - 4)
-		return sl_errf(L->err, &key->loc, "%s name '%s' is longer than %d characters",
-			       what, key->str, SL_NAME_MAX - 5);
+		return sl_errf(L->err, &key->loc, "%s name '%s' is longer than %d characters", what,
+			       key->str, SL_NAME_MAX - 5);
 	if (!valid_name(key->str))
 		return sl_errf(L->err, &key->loc,
 			       "%s name '%s' must start with a letter or '_' and hold only "
@@ -152,8 +152,8 @@ static int check_name(struct loader *L, const struct sl_ynode *key, const char *
 	return 0;
 }
 
-static int parse_uint(struct loader *L, const struct sl_ynode *n, const char *key,
-		      uint64_t min, uint64_t max, uint64_t *out)
+static int parse_uint(struct loader *L, const struct sl_ynode *n, const char *key, uint64_t min,
+		      uint64_t max, uint64_t *out)
 {
 	if (n->kind != SL_Y_SCALAR)
 		return sl_errf(L->err, &n->loc, "'%s' must be an integer, not %s", key,
@@ -215,7 +215,8 @@ bool sl_config_stage_equal(const struct sl_conf_stage *a, const struct sl_conf_s
 		const char *y = (const char *)b->conf + pr->offset;
 		switch (pr->kind) {
 		case SL_PARAM_UINT:
-			if (*(const uint64_t *)(const void *)x != *(const uint64_t *)(const void *)y)
+			if (*(const uint64_t *)(const void *)x !=
+			    *(const uint64_t *)(const void *)y)
 				return false;
 			break;
 		case SL_PARAM_BOOL:
@@ -275,8 +276,8 @@ int sl_config_find_port(const struct sl_config *c, const char *name)
 
 static int load_ports(struct loader *L, const struct sl_ynode *n)
 {
-	static const char *const keys[] = {"driver", "devargs", "iface", "queue", "rx_desc",
-					   "tx_desc", NULL};
+	static const char *const keys[] = {"driver",  "devargs", "iface", "queue",
+					   "rx_desc", "tx_desc", NULL};
 	struct sl_config *c = L->c;
 
 	if (expect_kind(L, n, SL_Y_MAP, "'ports'") < 0)
@@ -324,8 +325,7 @@ static int load_ports(struct loader *L, const struct sl_ynode *n)
 					       "'iface' is for af_xdp ports; driver dpdk takes "
 					       "'devargs'");
 			for (unsigned j = 0; j + 1 < c->n_ports; j++)
-				if (c->ports[j].devargs &&
-				    !strcmp(c->ports[j].devargs, p->devargs))
+				if (c->ports[j].devargs && !strcmp(c->ports[j].devargs, p->devargs))
 					return sl_errf(L->err, &sl_yaml_get(v, "devargs")->loc,
 						       "port '%s' uses the same devargs as port "
 						       "'%s'",
@@ -499,13 +499,12 @@ static int add_link(struct loader *L, int from, int from_port, int to, struct sl
 		if (l->from != from || l->from_port != from_port)
 			continue;
 		char pb[SL_LABEL_MAX];
-		const char *pn = sl_stage_output_name(c->stages[from].type, from_port, pb,
-						      sizeof(pb));
+		const char *pn =
+		    sl_stage_output_name(c->stages[from].type, from_port, pb, sizeof(pb));
 		if (l->to == to)
-			return sl_errf(L->err, &loc,
-				       "duplicate connector %s.%s -> %s (first at line %d:%d)",
-				       c->stages[from].name, pn, c->stages[to].name, l->loc.line,
-				       l->loc.col);
+			return sl_errf(
+			    L->err, &loc, "duplicate connector %s.%s -> %s (first at line %d:%d)",
+			    c->stages[from].name, pn, c->stages[to].name, l->loc.line, l->loc.col);
 		return sl_errf(L->err, &loc,
 			       "output %s.%s is already connected to '%s' (at line %d:%d); an "
 			       "output port feeds one stage",
@@ -516,8 +515,8 @@ static int add_link(struct loader *L, int from, int from_port, int to, struct sl
 	if (!nl)
 		return sl_errf(L->err, &loc, "out of memory");
 	c->links = nl;
-	nl[c->n_links++] = (struct sl_conf_link){(uint16_t)from, (uint16_t)from_port,
-						 (uint16_t)to, loc};
+	nl[c->n_links++] =
+	    (struct sl_conf_link){(uint16_t)from, (uint16_t)from_port, (uint16_t)to, loc};
 	return 0;
 }
 
@@ -596,7 +595,8 @@ static int load_chain(struct loader *L, const struct sl_ynode *n)
 				char list[128] = "";
 				for (unsigned j = 0; j < t->n_outputs; j++) {
 					if (j)
-						strncat(list, ", ", sizeof(list) - strlen(list) - 1);
+						strncat(list, ", ",
+							sizeof(list) - strlen(list) - 1);
 					strncat(list, t->outputs[j],
 						sizeof(list) - strlen(list) - 1);
 				}
@@ -725,8 +725,9 @@ static int load_member(struct loader *L, struct sl_conf_cluster *cl, const struc
 			       name);
 	struct sl_conf_stage *st = &c->stages[s];
 	if (inst >= st->instances)
-		return sl_errf(L->err, &m->loc, "stage '%s' has %u instance(s); [%d] is out of range",
-			       name, st->instances, inst);
+		return sl_errf(L->err, &m->loc,
+			       "stage '%s' has %u instance(s); [%d] is out of range", name,
+			       st->instances, inst);
 	for (unsigned i = 0; i < st->instances; i++) {
 		if (inst >= 0 && (int)i != inst)
 			continue;
@@ -790,8 +791,8 @@ static int load_clusters(struct loader *L, const struct sl_ynode *n)
 
 static int load_dataplane(struct loader *L, const struct sl_ynode *n)
 {
-	static const char *const keys[] = {"name",	 "cores",      "burst",	    "ring_size",
-					   "mbufs",	 "tx_retries", "ring_full", NULL};
+	static const char *const keys[] = {"name",  "cores",	  "burst",     "ring_size",
+					   "mbufs", "tx_retries", "ring_full", NULL};
 	struct sl_conf_dataplane *dp = &L->c->dp;
 	const struct sl_ynode *x;
 
@@ -842,8 +843,9 @@ static int load_dataplane(struct loader *L, const struct sl_ynode *n)
 			return -1;
 		if ((x = sl_yaml_get(n, "cores"))) {
 			if (x->kind != SL_Y_SEQ || x->n == 0)
-				return sl_errf(L->err, &x->loc,
-					       "'cores' must be a non-empty sequence of CPU numbers");
+				return sl_errf(
+				    L->err, &x->loc,
+				    "'cores' must be a non-empty sequence of CPU numbers");
 			dp->cores = calloc(x->n, sizeof(unsigned));
 			for (size_t i = 0; i < x->n; i++) {
 				uint64_t v = 0;
@@ -982,8 +984,8 @@ void sl_config_free(struct sl_config *c)
 
 int sl_config_load(const char *path, struct sl_config **out, struct sl_err *err)
 {
-	static const char *const top_keys[] = {"ports", "graph", "clusters", "mapping",
-					       "dataplane", NULL};
+	static const char *const top_keys[] = {"ports",	  "graph",     "clusters",
+					       "mapping", "dataplane", NULL};
 	struct sl_config *c = calloc(1, sizeof(*c));
 	struct loader L = {.c = c, .err = err};
 	int rc = -1;

@@ -21,7 +21,7 @@ struct sl_err {
 
 /* Format an error at loc into err; always returns -1. */
 int sl_errf(struct sl_err *err, const struct sl_loc *loc, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 struct sl_conf_port {
 	char *name;

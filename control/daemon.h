@@ -31,11 +31,11 @@ struct sl_pending {
 	bool used;
 	unsigned client;
 	uint64_t gen;
-	json_t *id;	    /* the client's id */
-	char cmd[32];	    /* what it was, to update our state on success */
-	char arg[512];	    /* graph_load: the config path; map_set: the cluster */
-	int core;	    /* map_set */
-	bool internal;	    /* sent by sluiced itself (re-applying the mapping) */
+	json_t *id;    /* the client's id */
+	char cmd[32];  /* what it was, to update our state on success */
+	char arg[512]; /* graph_load: the config path; map_set: the cluster */
+	int core;      /* map_set */
+	bool internal; /* sent by sluiced itself (re-applying the mapping) */
 };
 
 enum sl_dp_phase { SL_DP_DOWN, SL_DP_STARTING_UP, SL_DP_UP, SL_DP_BACKOFF, SL_DP_STOPPING };
@@ -62,8 +62,8 @@ struct sl_daemon {
 	bool dp_connected;
 	char dp_socket[108];
 	char totals_path[4200]; /* folded totals, so an --attach keeps them */
-	double dp_started;     /* monotonic seconds */
-	double backoff_until;  /* monotonic seconds */
+	double dp_started;	/* monotonic seconds */
+	double backoff_until;	/* monotonic seconds */
 	double backoff_s;
 	unsigned restarts;
 	unsigned fast_crashes; /* consecutive deaths soon after start */

@@ -29,7 +29,9 @@ void sl_log(int prio, const char *fmt, ...)
 		gmtime_r(&ts.tv_sec, &tm);
 		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
 		fprintf(stderr, "%s.%03ldZ sluiced: %s", when, ts.tv_nsec / 1000000,
-			prio <= LOG_ERR ? "error: " : prio == LOG_WARNING ? "warning: " : "");
+			prio <= LOG_ERR	      ? "error: "
+			: prio == LOG_WARNING ? "warning: "
+					      : "");
 		vfprintf(stderr, fmt, ap);
 		fputc('\n', stderr);
 	}

@@ -153,8 +153,7 @@ json_t *sl_proto_error(json_t *id, const char *code, const char *field, const ch
 
 /* Look field up: 1 present (*v set), 0 absent and optional, -1 absent and
  * required (*reply set). */
-static int field_lookup(json_t *req, const char *field, bool required, json_t **v,
-			json_t **reply)
+static int field_lookup(json_t *req, const char *field, bool required, json_t **v, json_t **reply)
 {
 	*v = json_object_get(req, field);
 	if (*v)
@@ -182,17 +181,17 @@ int sl_proto_get_str(json_t *req, const char *field, bool required, const char *
 	return 0;
 }
 
-int sl_proto_get_int(json_t *req, const char *field, bool required, long long min,
-		     long long max, long long *out, json_t **reply)
+int sl_proto_get_int(json_t *req, const char *field, bool required, long long min, long long max,
+		     long long *out, json_t **reply)
 {
 	json_t *v;
 	int found = field_lookup(req, field, required, &v, reply);
 	if (found <= 0)
 		return found;
 	if (!json_is_integer(v) || json_integer_value(v) < min || json_integer_value(v) > max) {
-		*reply = sl_proto_error(json_object_get(req, "id"), "bad_field", field,
-					"'%s' must be an integer from %lld to %lld", field, min,
-					max);
+		*reply =
+		    sl_proto_error(json_object_get(req, "id"), "bad_field", field,
+				   "'%s' must be an integer from %lld to %lld", field, min, max);
 		return -1;
 	}
 	*out = json_integer_value(v);

@@ -49,14 +49,14 @@ static inline bool sl_lineconn_pending(const struct sl_lineconn *c)
 /* Reply builders; both steal result/nothing and copy id. */
 json_t *sl_proto_ok(json_t *id, json_t *result);
 json_t *sl_proto_error(json_t *id, const char *code, const char *field, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 4, 5)));
 
 /* Field readers for handlers: on a missing or mistyped field they build the
  * error reply into *reply and return -1. */
 int sl_proto_get_str(json_t *req, const char *field, bool required, const char **out,
 		     json_t **reply);
-int sl_proto_get_int(json_t *req, const char *field, bool required, long long min,
-		     long long max, long long *out, json_t **reply);
+int sl_proto_get_int(json_t *req, const char *field, bool required, long long min, long long max,
+		     long long *out, json_t **reply);
 int sl_proto_get_bool(json_t *req, const char *field, bool *out, json_t **reply);
 
 /* Blocking request/response on a connected socket, for clients. Returns the

@@ -25,33 +25,34 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"usage: sluiced --config FILE [--socket PATH] [--foreground] [--attach]\n"
-		"               [--pidfile PATH] [--syslog] [--dataplane-binary PATH]\n"
-		"\n"
-		"The sluice control plane. It validates FILE (refusing to start on any error,\n"
-		"named as file:line:col), starts sluice-dp on it and supervises it: a dataplane\n"
-		"that dies is restarted within a second with the last good config and mapping\n"
-		"(backing off when it keeps dying right after starting), and counters keep\n"
-		"their totals across restarts. Clients (sluicectl) talk JSON over a Unix socket;\n"
-		"see control/PROTOCOL.md. Counter queries read the dataplane's shared-memory\n"
-		"stats segment and never disturb it.\n"
-		"\n"
-		"  -c, --config FILE          the pipeline config (and the name of the dataplane)\n"
-		"  -s, --socket PATH          public socket, mode 0660 (default\n"
-		"                             /run/sluice/sluice.sock)\n"
-		"  -f, --foreground           stay in the foreground (default: daemonize)\n"
-		"  -a, --attach               take over a dataplane left running by an earlier\n"
-		"                             sluiced, through its private control socket\n"
-		"                             (DIR/NAME.dp.sock beside the public socket)\n"
-		"  -p, --pidfile PATH         pid file (default: DIR/sluiced.pid beside the socket)\n"
-		"      --syslog               log to syslog instead of stderr\n"
-		"      --dataplane-binary P   the sluice-dp to run (default: next to sluiced, or\n"
-		"                             $SLUICE_DP)\n"
-		"  -h, --help                 this text\n"
-		"\n"
-		"Exit status: 0 after a shutdown command or SIGTERM/SIGINT (which stop the\n"
-		"dataplane too), 1 on a config or start-up error.\n");
+	fprintf(
+	    f,
+	    "usage: sluiced --config FILE [--socket PATH] [--foreground] [--attach]\n"
+	    "               [--pidfile PATH] [--syslog] [--dataplane-binary PATH]\n"
+	    "\n"
+	    "The sluice control plane. It validates FILE (refusing to start on any error,\n"
+	    "named as file:line:col), starts sluice-dp on it and supervises it: a dataplane\n"
+	    "that dies is restarted within a second with the last good config and mapping\n"
+	    "(backing off when it keeps dying right after starting), and counters keep\n"
+	    "their totals across restarts. Clients (sluicectl) talk JSON over a Unix socket;\n"
+	    "see control/PROTOCOL.md. Counter queries read the dataplane's shared-memory\n"
+	    "stats segment and never disturb it.\n"
+	    "\n"
+	    "  -c, --config FILE          the pipeline config (and the name of the dataplane)\n"
+	    "  -s, --socket PATH          public socket, mode 0660 (default\n"
+	    "                             /run/sluice/sluice.sock)\n"
+	    "  -f, --foreground           stay in the foreground (default: daemonize)\n"
+	    "  -a, --attach               take over a dataplane left running by an earlier\n"
+	    "                             sluiced, through its private control socket\n"
+	    "                             (DIR/NAME.dp.sock beside the public socket)\n"
+	    "  -p, --pidfile PATH         pid file (default: DIR/sluiced.pid beside the socket)\n"
+	    "      --syslog               log to syslog instead of stderr\n"
+	    "      --dataplane-binary P   the sluice-dp to run (default: next to sluiced, or\n"
+	    "                             $SLUICE_DP)\n"
+	    "  -h, --help                 this text\n"
+	    "\n"
+	    "Exit status: 0 after a shutdown command or SIGTERM/SIGINT (which stop the\n"
+	    "dataplane too), 1 on a config or start-up error.\n");
 }
 
 static char *default_dp_binary(void)
@@ -86,15 +87,15 @@ int main(int argc, char **argv)
 {
 	static struct sl_daemon d;
 	static const struct option longopts[] = {
-		{"config", required_argument, NULL, 'c'},
-		{"socket", required_argument, NULL, 's'},
-		{"foreground", no_argument, NULL, 'f'},
-		{"attach", no_argument, NULL, 'a'},
-		{"pidfile", required_argument, NULL, 'p'},
-		{"syslog", no_argument, NULL, 'S'},
-		{"dataplane-binary", required_argument, NULL, 'D'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"config", required_argument, NULL, 'c'},
+	    {"socket", required_argument, NULL, 's'},
+	    {"foreground", no_argument, NULL, 'f'},
+	    {"attach", no_argument, NULL, 'a'},
+	    {"pidfile", required_argument, NULL, 'p'},
+	    {"syslog", no_argument, NULL, 'S'},
+	    {"dataplane-binary", required_argument, NULL, 'D'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	const char *config = NULL;
 	bool foreground = false;
@@ -213,12 +214,14 @@ int main(int argc, char **argv)
 				while (read(sfd, &si, sizeof(si)) == sizeof(si)) {
 					if (si.ssi_signo == SIGCHLD)
 						continue; /* the pidfd reports our dataplane */
-					sl_log(LOG_INFO, "signal %d: stopping the dataplane and exiting",
+					sl_log(LOG_INFO,
+					       "signal %d: stopping the dataplane and exiting",
 					       (int)si.ssi_signo);
 					if (d.dp_pid == 0)
 						d.quit = true;
 					else if (!d.shutdown_requested)
-						sl_sup_stop(&d, SL_MAX_CLIENTS); /* no client to answer */
+						sl_sup_stop(
+						    &d, SL_MAX_CLIENTS); /* no client to answer */
 				}
 			} else {
 				sl_server_client_event(&d, tag, ev[i].events);

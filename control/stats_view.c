@@ -31,7 +31,8 @@ static void add_object(json_t *dst, json_t *src, int sign)
 		json_t *d = json_object_get(dst, key);
 		if (json_is_integer(v) && !is_gauge(key)) {
 			json_int_t base = json_is_integer(d) ? json_integer_value(d) : 0;
-			json_object_set_new(dst, key, json_integer(base + sign * json_integer_value(v)));
+			json_object_set_new(dst, key,
+					    json_integer(base + sign * json_integer_value(v)));
 		} else if (json_is_object(v) && json_is_object(d)) {
 			add_object(d, v, sign);
 		}

@@ -188,8 +188,8 @@ int sl_sup_start(struct sl_daemon *d, char *err, size_t len)
 			free(d->mapping);
 			d->mapping = calloc(c->n_clusters, sizeof(int));
 		} else {
-			sl_log(LOG_WARNING, "the dataplane's config %s no longer loads: %s", cfgpath,
-			       ce.msg);
+			sl_log(LOG_WARNING, "the dataplane's config %s no longer loads: %s",
+			       cfgpath, ce.msg);
 		}
 	}
 	json_t *map = json_object_get(res, "mapping");
@@ -289,12 +289,12 @@ static void on_dp_line(void *ctx, char *line, size_t len)
 
 void sl_sup_dp_event(struct sl_daemon *d, uint32_t events)
 {
-	if ((events & EPOLLOUT) && sl_lineconn_flush(&d->dp) == 0 &&
-	    !sl_lineconn_pending(&d->dp)) {
+	if ((events & EPOLLOUT) && sl_lineconn_flush(&d->dp) == 0 && !sl_lineconn_pending(&d->dp)) {
 		struct epoll_event ev = {.events = EPOLLIN, .data.u32 = EV_DP};
 		epoll_ctl(d->epfd, EPOLL_CTL_MOD, d->dp.fd, &ev);
 	}
-	if ((events & (EPOLLIN | EPOLLHUP | EPOLLERR)) && sl_lineconn_read(&d->dp, on_dp_line, d) < 0) {
+	if ((events & (EPOLLIN | EPOLLHUP | EPOLLERR)) &&
+	    sl_lineconn_read(&d->dp, on_dp_line, d) < 0) {
 		/* The dataplane closed its end: it is exiting; the pidfd says
 		 * when it is gone. */
 		close_channel(d);
@@ -372,8 +372,9 @@ void sl_sup_pidfd_event(struct sl_daemon *d)
 			d->backoff_s = BACKOFF_MAX_S;
 		d->backoff_until = sl_now() + d->backoff_s;
 		d->phase = SL_DP_BACKOFF;
-		sl_log(LOG_WARNING, "dataplane crashed %u times within %.0f s of starting; next "
-				    "start in %.1f s",
+		sl_log(LOG_WARNING,
+		       "dataplane crashed %u times within %.0f s of starting; next "
+		       "start in %.1f s",
 		       d->fast_crashes, FAST_CRASH_S, d->backoff_s);
 		return;
 	}

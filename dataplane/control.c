@@ -152,9 +152,8 @@ void sl_dp_ctl_poll(struct sl_dp_ctl *c, int timeout_ms)
 	struct pollfd p[SL_DP_CTL_MAX_CONNS + 1];
 	unsigned n = 0;
 	for (unsigned i = 0; i < c->n_conns; i++)
-		p[n++] = (struct pollfd){c->conns[i].fd,
-					 POLLIN | (sl_lineconn_pending(&c->conns[i]) ? POLLOUT : 0),
-					 0};
+		p[n++] = (struct pollfd){
+		    c->conns[i].fd, POLLIN | (sl_lineconn_pending(&c->conns[i]) ? POLLOUT : 0), 0};
 	if (c->listen_fd >= 0)
 		p[n++] = (struct pollfd){c->listen_fd, POLLIN, 0};
 	if (poll(p, n, timeout_ms) <= 0)

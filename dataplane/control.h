@@ -20,8 +20,8 @@ struct sl_dp_ops {
 	/* Fill result with who this dataplane is. */
 	void (*hello)(void *ctx, json_t *result);
 	/* Replace the running graph; on error return -1 with code and err. */
-	int (*graph_load)(void *ctx, const char *path, json_t *result, const char **code,
-			  char *err, size_t len);
+	int (*graph_load)(void *ctx, const char *path, json_t *result, const char **code, char *err,
+			  size_t len);
 	void (*shutdown)(void *ctx);
 };
 

@@ -37,39 +37,39 @@ static void on_signal(int sig)
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"usage: sluice-dp --config FILE [options]\n"
-		"       sluice-dp --read-stats NAME [--json] [--watch S]\n"
-		"\n"
-		"Runs a sluice pipeline: the graph, clusters and mapping of FILE, on DPDK.\n"
-		"EAL gets only the devices FILE names (--vdev for net_* devices, -a for\n"
-		"PCI addresses, --no-pci when there are none), an lcore per pool core, and\n"
-		"--file-prefix from `dataplane: { name: ... }` (default \"sluice\").\n"
-		"\n"
-		"options:\n"
-		"  -c, --config FILE        pipeline config (YAML)\n"
-		"      --check              validate FILE, print a summary and exit\n"
-		"  -d, --duration S         stop after S seconds (default: until SIGINT/SIGTERM)\n"
-		"      --idle-exit S        stop once no port has received a packet for S seconds\n"
-		"  -i, --stats-interval S   print the counter table every S seconds\n"
-		"      --stats-json FILE    write the final counters as JSON to FILE\n"
-		"      --no-huge            run without hugepages (slower; also the automatic\n"
-		"                           fallback when none are reserved, which is reported)\n"
-		"      --mem MB             memory for --no-huge mode (default: the mbuf pool plus\n"
-		"                           256 MB)\n"
-		"      --read-stats NAME    print the counters of running dataplane NAME from its\n"
-		"                           shared-memory stats segment, then exit\n"
-		"      --json               with --read-stats: print JSON\n"
-		"      --watch S            with --read-stats: repeat every S seconds\n"
-		"      --control-fd FD      serve the control protocol on inherited socket FD\n"
-		"                           (how sluiced runs the dataplane)\n"
-		"      --control-socket P   also accept a controller on Unix socket P (mode 0600;\n"
-		"                           how a restarted sluiced --attach finds the dataplane)\n"
-		"  -h, --help               this text\n"
-		"\n"
-		"On exit the dataplane stops its sources, drains every connector ring into\n"
-		"the graph's outputs, and prints per-stage, per-connector and per-port\n"
-		"counters. Exit status: 0 on a clean run, 1 on a config or start-up error.\n");
+	fprintf(
+	    f, "usage: sluice-dp --config FILE [options]\n"
+	       "       sluice-dp --read-stats NAME [--json] [--watch S]\n"
+	       "\n"
+	       "Runs a sluice pipeline: the graph, clusters and mapping of FILE, on DPDK.\n"
+	       "EAL gets only the devices FILE names (--vdev for net_* devices, -a for\n"
+	       "PCI addresses, --no-pci when there are none), an lcore per pool core, and\n"
+	       "--file-prefix from `dataplane: { name: ... }` (default \"sluice\").\n"
+	       "\n"
+	       "options:\n"
+	       "  -c, --config FILE        pipeline config (YAML)\n"
+	       "      --check              validate FILE, print a summary and exit\n"
+	       "  -d, --duration S         stop after S seconds (default: until SIGINT/SIGTERM)\n"
+	       "      --idle-exit S        stop once no port has received a packet for S seconds\n"
+	       "  -i, --stats-interval S   print the counter table every S seconds\n"
+	       "      --stats-json FILE    write the final counters as JSON to FILE\n"
+	       "      --no-huge            run without hugepages (slower; also the automatic\n"
+	       "                           fallback when none are reserved, which is reported)\n"
+	       "      --mem MB             memory for --no-huge mode (default: the mbuf pool plus\n"
+	       "                           256 MB)\n"
+	       "      --read-stats NAME    print the counters of running dataplane NAME from its\n"
+	       "                           shared-memory stats segment, then exit\n"
+	       "      --json               with --read-stats: print JSON\n"
+	       "      --watch S            with --read-stats: repeat every S seconds\n"
+	       "      --control-fd FD      serve the control protocol on inherited socket FD\n"
+	       "                           (how sluiced runs the dataplane)\n"
+	       "      --control-socket P   also accept a controller on Unix socket P (mode 0600;\n"
+	       "                           how a restarted sluiced --attach finds the dataplane)\n"
+	       "  -h, --help               this text\n"
+	       "\n"
+	       "On exit the dataplane stops its sources, drains every connector ring into\n"
+	       "the graph's outputs, and prints per-stage, per-connector and per-port\n"
+	       "counters. Exit status: 0 on a clean run, 1 on a config or start-up error.\n");
 }
 
 struct options {
@@ -98,24 +98,34 @@ static int parse_seconds(const char *s, double *out, const char *opt)
 
 static int parse_options(int argc, char **argv, struct options *o)
 {
-	enum { O_CHECK = 256, O_JSON, O_NOHUGE, O_MEM, O_READ, O_WATCH, O_IDLE, O_SJSON, O_CFD,
-	       O_CSOCK };
+	enum {
+		O_CHECK = 256,
+		O_JSON,
+		O_NOHUGE,
+		O_MEM,
+		O_READ,
+		O_WATCH,
+		O_IDLE,
+		O_SJSON,
+		O_CFD,
+		O_CSOCK
+	};
 	static const struct option longopts[] = {
-		{"config", required_argument, NULL, 'c'},
-		{"check", no_argument, NULL, O_CHECK},
-		{"duration", required_argument, NULL, 'd'},
-		{"idle-exit", required_argument, NULL, O_IDLE},
-		{"stats-interval", required_argument, NULL, 'i'},
-		{"stats-json", required_argument, NULL, O_SJSON},
-		{"no-huge", no_argument, NULL, O_NOHUGE},
-		{"mem", required_argument, NULL, O_MEM},
-		{"read-stats", required_argument, NULL, O_READ},
-		{"json", no_argument, NULL, O_JSON},
-		{"watch", required_argument, NULL, O_WATCH},
-		{"control-fd", required_argument, NULL, O_CFD},
-		{"control-socket", required_argument, NULL, O_CSOCK},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"config", required_argument, NULL, 'c'},
+	    {"check", no_argument, NULL, O_CHECK},
+	    {"duration", required_argument, NULL, 'd'},
+	    {"idle-exit", required_argument, NULL, O_IDLE},
+	    {"stats-interval", required_argument, NULL, 'i'},
+	    {"stats-json", required_argument, NULL, O_SJSON},
+	    {"no-huge", no_argument, NULL, O_NOHUGE},
+	    {"mem", required_argument, NULL, O_MEM},
+	    {"read-stats", required_argument, NULL, O_READ},
+	    {"json", no_argument, NULL, O_JSON},
+	    {"watch", required_argument, NULL, O_WATCH},
+	    {"control-fd", required_argument, NULL, O_CFD},
+	    {"control-socket", required_argument, NULL, O_CSOCK},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	int c;
 	o->mem_mb = 0; /* --no-huge: sized from the mbuf pool unless given */
@@ -246,8 +256,8 @@ static int read_stats_main(const struct options *o)
 static int hugepages_available(void)
 {
 	static const char *const sizes[] = {
-		"/sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages",
-		"/sys/kernel/mm/hugepages/hugepages-1048576kB/free_hugepages",
+	    "/sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages",
+	    "/sys/kernel/mm/hugepages/hugepages-1048576kB/free_hugepages",
 	};
 	int free_pages = 0;
 	for (unsigned i = 0; i < 2; i++) {
@@ -272,8 +282,8 @@ static int hugepages_available(void)
 }
 
 /* Build the EAL command line; strings point into static storage or cfg. */
-static int build_eal_args(const struct sl_config *cfg, const struct options *o,
-			  const char *lcores, int no_huge, char **argv, int max)
+static int build_eal_args(const struct sl_config *cfg, const struct options *o, const char *lcores,
+			  int no_huge, char **argv, int max)
 {
 	static char prefix[64], mem[32];
 	int n = 0, pci = 0;
@@ -325,11 +335,11 @@ static unsigned mbufs_needed(const struct sl_config *cfg, unsigned n_conns, unsi
 
 static void print_summary(const struct sl_config *cfg, FILE *f)
 {
-	fprintf(f, "sluice-dp: %s: config '%s': %u ports, %u stages (%u instances), %u clusters, "
-		   "%u connectors\n",
+	fprintf(f,
+		"sluice-dp: %s: config '%s': %u ports, %u stages (%u instances), %u clusters, "
+		"%u connectors\n",
 		cfg->dp.name, cfg->file, cfg->n_ports, cfg->n_stages,
-		sl_runtime_count_instances(cfg), cfg->n_clusters,
-		sl_runtime_count_connectors(cfg));
+		sl_runtime_count_instances(cfg), cfg->n_clusters, sl_runtime_count_connectors(cfg));
 	for (unsigned c = 0; c < cfg->n_clusters; c++) {
 		fprintf(f, "  cluster %-12s core %-3d:", cfg->clusters[c].name,
 			cfg->clusters[c].core);
@@ -354,8 +364,7 @@ static int write_json(const char *path, const struct sl_stats_hdr *s)
 	return rc;
 }
 
-static void print_table(const struct sl_stats_hdr *live, struct sl_stats_hdr **prev,
-			double *t_prev)
+static void print_table(const struct sl_stats_hdr *live, struct sl_stats_hdr **prev, double *t_prev)
 {
 	char err[128];
 	struct sl_stats_hdr *s = sl_stats_snapshot(live, err, sizeof(err));
@@ -372,10 +381,9 @@ static void print_table(const struct sl_stats_hdr *live, struct sl_stats_hdr **p
 struct sl_stats_hdr *sl_dp_stats_create(struct sl_dp *dp, const struct sl_config *cfg, char *err,
 					size_t len)
 {
-	struct sl_stats_hdr *h =
-		sl_stats_create(cfg->dp.name, sl_runtime_count_instances(cfg),
-				sl_runtime_count_connectors(cfg), cfg->n_ports, cfg->n_clusters, err,
-				len);
+	struct sl_stats_hdr *h = sl_stats_create(cfg->dp.name, sl_runtime_count_instances(cfg),
+						 sl_runtime_count_connectors(cfg), cfg->n_ports,
+						 cfg->n_clusters, err, len);
 	if (!h)
 		return NULL;
 	h->tsc_hz = rte_get_tsc_hz();
@@ -405,8 +413,8 @@ static void ctl_hello(void *ctx, json_t *r)
 	json_object_set_new(r, "mapping", map);
 }
 
-static int ctl_graph_load(void *ctx, const char *path, json_t *result, const char **code,
-			  char *err, size_t len)
+static int ctl_graph_load(void *ctx, const char *path, json_t *result, const char **code, char *err,
+			  size_t len)
 {
 	return sl_dp_graph_load(ctx, path, result, code, err, len);
 }
@@ -481,8 +489,9 @@ int main(int argc, char **argv)
 	if (!dp.mp) {
 		fprintf(stderr, "sluice-dp: cannot create a pool of %u mbufs: %s%s\n", nb,
 			rte_strerror(rte_errno),
-			no_huge ? " (without hugepages: raise --mem, or run tools/setup)"
-				: " (reserve more hugepages, or lower dataplane.mbufs / ring_size)");
+			no_huge
+			    ? " (without hugepages: raise --mem, or run tools/setup)"
+			    : " (reserve more hugepages, or lower dataplane.mbufs / ring_size)");
 		goto out_stats;
 	}
 	rt->mp = dp.mp;
@@ -498,8 +507,8 @@ int main(int argc, char **argv)
 
 	struct sl_dp_ctl ctl;
 	const struct sl_dp_ops ops = {&dp, ctl_hello, ctl_graph_load, ctl_shutdown};
-	if (sl_dp_ctl_open(&ctl, o.control_fd, o.control_socket, &dp.rt, &ops, err,
-			   sizeof(err)) < 0) {
+	if (sl_dp_ctl_open(&ctl, o.control_fd, o.control_socket, &dp.rt, &ops, err, sizeof(err)) <
+	    0) {
 		fprintf(stderr, "sluice-dp: %s\n", err);
 		goto out_rt;
 	}
@@ -509,7 +518,8 @@ int main(int argc, char **argv)
 	for (unsigned l = 0; l < dp.n_lcores; l++) {
 		if (rte_eal_remote_launch(sl_worker_main, &dp.lcores[l], dp.lcores[l].lcore_id) !=
 		    0) {
-			fprintf(stderr, "sluice-dp: cannot launch lcore %u\n", dp.lcores[l].lcore_id);
+			fprintf(stderr, "sluice-dp: cannot launch lcore %u\n",
+				dp.lcores[l].lcore_id);
 			sl_dp_state = SL_DP_STOPPED;
 			rte_eal_mp_wait_lcore();
 			goto out_ctl;
@@ -531,7 +541,8 @@ int main(int argc, char **argv)
 		if (tick % PORT_STATS_TICKS == 0)
 			sl_runtime_update_port_stats(rt);
 		clock_gettime(CLOCK_MONOTONIC, &ts);
-		rt->stats->heartbeat_ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+		rt->stats->heartbeat_ns =
+		    (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 		uint64_t rx = sl_runtime_rx_total(rt);
 		if (rx != last_rx) {
 			last_rx = rx;

@@ -107,7 +107,8 @@ void sl_pin_check_numa(const struct sl_runtime *rt)
 		for (unsigned i = 0; i < cs->instances && ps >= 0; i++) {
 			const struct sl_cluster *cl = &rt->clusters[cs->cluster[i]];
 			for (unsigned l = 0; l < rt->n_lcores; l++)
-				if ((int)rt->lcores[l].cpu == cl->core && rt->lcores[l].socket != ps)
+				if ((int)rt->lcores[l].cpu == cl->core &&
+				    rt->lcores[l].socket != ps)
 					fprintf(stderr,
 						"sluice-dp: warning: stage '%s' runs on core %d "
 						"(NUMA %d) but port '%s' is on NUMA %d\n",

@@ -104,7 +104,8 @@ int sl_dp_graph_load(struct sl_dp *dp, const char *path, json_t *result, const c
 	 * them can be inside the old graph. */
 	struct sl_core_work *parked[SL_MAX_LCORES], *prev[SL_MAX_LCORES];
 	for (unsigned l = 0; l < dp->n_lcores; l++) {
-		parked[l] = rte_zmalloc("sl_work", sizeof(struct sl_core_work), RTE_CACHE_LINE_SIZE);
+		parked[l] =
+		    rte_zmalloc("sl_work", sizeof(struct sl_core_work), RTE_CACHE_LINE_SIZE);
 		prev[l] = dp->lcores[l].work;
 		rcu_assign_pointer(dp->lcores[l].work, parked[l]);
 	}

@@ -22,12 +22,12 @@ static struct sl_lcore *lcore_for(struct sl_runtime *rt, int core)
 }
 
 /* A copy of w without cl (add == false) or with cl appended (add == true). */
-static struct sl_core_work *work_edit(const struct sl_core_work *w, struct sl_cluster *cl,
-				      bool add, int socket)
+static struct sl_core_work *work_edit(const struct sl_core_work *w, struct sl_cluster *cl, bool add,
+				      int socket)
 {
 	unsigned n = w ? w->n : 0;
 	struct sl_core_work *nw = rte_zmalloc_socket(
-		"sl_work", sizeof(*nw) + (n + 1) * sizeof(nw->c[0]), RTE_CACHE_LINE_SIZE, socket);
+	    "sl_work", sizeof(*nw) + (n + 1) * sizeof(nw->c[0]), RTE_CACHE_LINE_SIZE, socket);
 	if (!nw)
 		return NULL;
 	for (unsigned i = 0; i < n; i++)
@@ -38,8 +38,8 @@ static struct sl_core_work *work_edit(const struct sl_core_work *w, struct sl_cl
 	return nw;
 }
 
-int sl_runtime_move_cluster(struct sl_runtime *rt, const char *name, int core,
-			    uint64_t *pause_ns, const char **code, char *err, size_t len)
+int sl_runtime_move_cluster(struct sl_runtime *rt, const char *name, int core, uint64_t *pause_ns,
+			    const char **code, char *err, size_t len)
 {
 	struct sl_cluster *cl = NULL;
 	for (unsigned i = 0; i < rt->n_clusters && !cl; i++)

@@ -14,15 +14,13 @@
 #include <rte_ring.h>
 #include <urcu/urcu-qsbr.h>
 
-
 struct conn_key {
 	int from_cluster;
 	uint16_t ts, ti;
 };
 
 /* Walk the cross-cluster edges; fill keys (unique) if given. Returns the count. */
-static unsigned collect_connectors(const struct sl_config *cfg, struct conn_key *keys,
-				   unsigned max)
+static unsigned collect_connectors(const struct sl_config *cfg, struct conn_key *keys, unsigned max)
 {
 	unsigned n = 0;
 	for (unsigned li = 0; li < cfg->n_links; li++) {
@@ -107,7 +105,8 @@ static int open_ports(struct sl_runtime *rt, struct sl_runtime *old, char *err, 
 			p->conf = &cfg->ports[i];
 			p->drv = sl_port_driver_find(cfg->ports[i].driver);
 			if (!p->drv) {
-				snprintf(err, len, "%s:%d:%d: port '%s': driver '%s' is not built in",
+				snprintf(err, len,
+					 "%s:%d:%d: port '%s': driver '%s' is not built in",
 					 cfg->ports[i].loc.file, cfg->ports[i].loc.line,
 					 cfg->ports[i].loc.col, cfg->ports[i].name,
 					 cfg->ports[i].driver);
@@ -135,18 +134,18 @@ static int open_ports(struct sl_runtime *rt, struct sl_runtime *old, char *err, 
 	return 0;
 }
 
-static int init_instance(struct sl_runtime *rt, const struct sl_conf_stage *cs,
-			 struct sl_stage *st, uint16_t ii, int socket, char *err, size_t len)
+static int init_instance(struct sl_runtime *rt, const struct sl_conf_stage *cs, struct sl_stage *st,
+			 uint16_t ii, int socket, char *err, size_t len)
 {
 	if (!cs->type->init)
 		return 0;
 	struct sl_stage_env env = {
-		.socket = socket,
-		.port = cs->port >= 0 ? &rt->ports[cs->port] : NULL,
-		.queue = (uint16_t)(cs->queue_base + ii),
-		.burst = (uint16_t)rt->cfg->dp.burst,
-		.tx_retries = (uint16_t)rt->cfg->dp.tx_retries,
-		.n_targets = cs->n_outputs,
+	    .socket = socket,
+	    .port = cs->port >= 0 ? &rt->ports[cs->port] : NULL,
+	    .queue = (uint16_t)(cs->queue_base + ii),
+	    .burst = (uint16_t)rt->cfg->dp.burst,
+	    .tx_retries = (uint16_t)rt->cfg->dp.tx_retries,
+	    .n_targets = cs->n_outputs,
 	};
 	char msg[256] = "";
 	if (cs->type->init(st, &env, msg, sizeof(msg)) < 0) {
@@ -187,8 +186,8 @@ static struct sl_stage *take_old_instance(struct sl_runtime *rt, struct sl_runti
 	return st;
 }
 
-static int create_instance(struct sl_runtime *rt, struct sl_runtime *old, unsigned si,
-			   uint16_t ii, struct sl_stats_stage *desc, char *err, size_t len)
+static int create_instance(struct sl_runtime *rt, struct sl_runtime *old, unsigned si, uint16_t ii,
+			   struct sl_stats_stage *desc, char *err, size_t len)
 {
 	const struct sl_conf_stage *cs = &rt->cfg->stages[si];
 	const struct sl_stage_type *t = cs->type;
@@ -210,8 +209,8 @@ static int create_instance(struct sl_runtime *rt, struct sl_runtime *old, unsign
 		 * the new runtime: bind them again (it is all their state). */
 		return cs->port >= 0 ? init_instance(rt, cs, kept, ii, socket, err, len) : 0;
 	}
-	struct sl_stage *st = rte_zmalloc_socket("sl_stage", sizeof(*st), RTE_CACHE_LINE_SIZE,
-						 socket);
+	struct sl_stage *st =
+	    rte_zmalloc_socket("sl_stage", sizeof(*st), RTE_CACHE_LINE_SIZE, socket);
 	if (!st) {
 		snprintf(err, len, "stage '%s': out of hugepage memory", cs->name);
 		return -1;
@@ -227,8 +226,8 @@ static int create_instance(struct sl_runtime *rt, struct sl_runtime *old, unsign
 	else
 		snprintf(st->name, sizeof(st->name), "%s", cs->name);
 	if (t->state_size) {
-		st->state = rte_zmalloc_socket("sl_state", t->state_size, RTE_CACHE_LINE_SIZE,
-					       socket);
+		st->state =
+		    rte_zmalloc_socket("sl_state", t->state_size, RTE_CACHE_LINE_SIZE, socket);
 		if (!st->state) {
 			snprintf(err, len, "stage '%s': out of hugepage memory", st->name);
 			return -1;
@@ -272,9 +271,9 @@ static int create_connector(struct sl_runtime *rt, unsigned ci, const struct con
 	char rname[RTE_RING_NAMESIZE];
 
 	snprintf(rname, sizeof(rname), "sl%u_c%u", generation, ci);
-	c->ring = rte_ring_create(rname, (unsigned)cfg->dp.ring_size,
-				  lc ? lc->socket : SOCKET_ID_ANY,
-				  RING_F_SP_ENQ | RING_F_SC_DEQ | RING_F_EXACT_SZ);
+	c->ring =
+	    rte_ring_create(rname, (unsigned)cfg->dp.ring_size, lc ? lc->socket : SOCKET_ID_ANY,
+			    RING_F_SP_ENQ | RING_F_SC_DEQ | RING_F_EXACT_SZ);
 	if (!c->ring) {
 		snprintf(err, len, "cannot create ring for connector %u: %s", ci,
 			 rte_strerror(rte_errno));
@@ -370,10 +369,10 @@ static int build_clusters_sources(struct sl_runtime *rt, struct conn_key *keys, 
 		 * keeps ring occupancy low. */
 		for (unsigned k = 0; k < rt->n_conns; k++)
 			if (cfg->stages[keys[k].ts].cluster[keys[k].ti] == (int)c)
-				cl->src[cl->n_src++] = (struct sl_source){
-					.kind = SL_SRC_RING,
-					.stage = rt->inst[keys[k].ts][keys[k].ti],
-					.conn = &rt->conns[k]};
+				cl->src[cl->n_src++] =
+				    (struct sl_source){.kind = SL_SRC_RING,
+						       .stage = rt->inst[keys[k].ts][keys[k].ti],
+						       .conn = &rt->conns[k]};
 		for (unsigned s = 0; s < cfg->n_stages; s++)
 			for (unsigned i = 0; i < cfg->stages[s].instances; i++)
 				if (cfg->stages[s].type->is_source &&
@@ -398,9 +397,9 @@ static int build_work_lists(struct sl_runtime *rt, char *err, size_t len)
 		unsigned n = 0;
 		for (unsigned c = 0; c < rt->n_clusters; c++)
 			n += rt->clusters[c].core == (int)lc->cpu;
-		struct sl_core_work *w = rte_zmalloc_socket(
-			"sl_work", sizeof(*w) + (n ? n : 1) * sizeof(w->c[0]), RTE_CACHE_LINE_SIZE,
-			lc->socket);
+		struct sl_core_work *w =
+		    rte_zmalloc_socket("sl_work", sizeof(*w) + (n ? n : 1) * sizeof(w->c[0]),
+				       RTE_CACHE_LINE_SIZE, lc->socket);
 		if (!w) {
 			snprintf(err, len, "out of hugepage memory for core %u", lc->cpu);
 			return -1;
@@ -462,8 +461,8 @@ int sl_runtime_build(struct sl_runtime *rt, struct sl_runtime *old, char *err, s
 	rt->conns = calloc(rt->n_conns ? rt->n_conns : 1, sizeof(*rt->conns));
 	struct conn_key *keys = calloc(rt->n_conns ? rt->n_conns : 1, sizeof(*keys));
 	collect_connectors(cfg, keys, rt->n_conns);
-	if (wire_edges(rt, keys, err, len) == 0 && build_clusters_sources(rt, keys, err, len) == 0 &&
-	    build_work_lists(rt, err, len) == 0)
+	if (wire_edges(rt, keys, err, len) == 0 &&
+	    build_clusters_sources(rt, keys, err, len) == 0 && build_work_lists(rt, err, len) == 0)
 		rc = 0;
 	free(keys);
 	return rc;

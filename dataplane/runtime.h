@@ -96,8 +96,8 @@ unsigned sl_runtime_kept(const struct sl_runtime *rt);
 /* Move cluster `name` to `core` live (remap.c). On error returns -1 with a
  * protocol error code ("not_found", "out_of_pool", ...) and message; nothing
  * changes. pause_ns: how long the cluster ran nowhere. */
-int sl_runtime_move_cluster(struct sl_runtime *rt, const char *name, int core,
-			    uint64_t *pause_ns, const char **code, char *err, size_t len);
+int sl_runtime_move_cluster(struct sl_runtime *rt, const char *name, int core, uint64_t *pause_ns,
+			    const char **code, char *err, size_t len);
 
 /* Wait up to timeout_ms for every port's link to come up (a memif client
  * connecting, a tap being configured); warn about those still down. */

@@ -27,9 +27,8 @@ void sl_stats_print(FILE *f, const struct sl_stats_hdr *s, const struct sl_stats
 {
 	const struct sl_stats_cluster *cl = sl_stats_clusters(s);
 
-	fprintf(f, "%-20s %-8s %-10s %4s %14s %14s %12s %9s %9s %8s\n", "stage", "type",
-		"cluster", "core", "in", "out", "drops", "pkts/call", "cyc/pkt",
-		prev ? "Mpps" : "");
+	fprintf(f, "%-20s %-8s %-10s %4s %14s %14s %12s %9s %9s %8s\n", "stage", "type", "cluster",
+		"core", "in", "out", "drops", "pkts/call", "cyc/pkt", prev ? "Mpps" : "");
 	for (unsigned i = 0; i < s->n_stages; i++) {
 		const struct sl_stats_stage *st = &sl_stats_stages(s)[i];
 		const struct sl_stats_stage *ps = find_prev_stage(prev, s, i);
@@ -42,8 +41,9 @@ void sl_stats_print(FILE *f, const struct sl_stats_hdr *s, const struct sl_stats
 		char mpps[16] = "";
 		if (prev && interval_s > 0)
 			snprintf(mpps, sizeof(mpps), "%.3f", d_in / interval_s / 1e6);
-		fprintf(f, "%-20s %-8s %-10s %4d %14" PRIu64 " %14" PRIu64 " %12" PRIu64
-			   " %9.1f %9.1f %8s\n",
+		fprintf(f,
+			"%-20s %-8s %-10s %4d %14" PRIu64 " %14" PRIu64 " %12" PRIu64
+			" %9.1f %9.1f %8s\n",
 			st->name, st->type, cl[st->cluster].name, cl[st->cluster].core, c->pkts_in,
 			out, drops, d_calls ? (double)d_in / d_calls : 0.0,
 			d_timed ? (double)d_cyc / d_timed : 0.0, mpps);

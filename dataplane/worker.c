@@ -25,8 +25,8 @@ static inline void run_port_source(const struct sl_source *s, struct rte_mbuf **
 	struct sl_lcore_clock *clk = &RTE_PER_LCORE(sl_clock);
 	struct sl_stage *st = s->stage;
 	uint64_t t0 = sl_clock_burst_start();
-	uint16_t n = s->port ? sl_port_rx(s->port, s->queue, pkts, burst)
-			     : st->type->poll(st, pkts, burst);
+	uint16_t n =
+	    s->port ? sl_port_rx(s->port, s->queue, pkts, burst) : st->type->poll(st, pkts, burst);
 
 	if (n == 0)
 		return;

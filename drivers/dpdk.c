@@ -44,9 +44,10 @@ static int dpdk_open(struct sl_port *p, struct rte_mempool *mp, char *err, size_
 	p->n_rxq = p->conf->n_rxq ? p->conf->n_rxq : 1;
 	p->n_txq = p->conf->n_txq ? p->conf->n_txq : 1;
 	if (p->n_rxq > info.max_rx_queues || p->n_txq > info.max_tx_queues) {
-		snprintf(err, len,
-			 "port '%s': needs %u RX and %u TX queues, the device has at most %u and %u",
-			 p->conf->name, p->n_rxq, p->n_txq, info.max_rx_queues, info.max_tx_queues);
+		snprintf(
+		    err, len,
+		    "port '%s': needs %u RX and %u TX queues, the device has at most %u and %u",
+		    p->conf->name, p->n_rxq, p->n_txq, info.max_rx_queues, info.max_tx_queues);
 		return -1;
 	}
 	if (p->started) { /* a graph load changed its queue counts */
@@ -57,8 +58,8 @@ static int dpdk_open(struct sl_port *p, struct rte_mempool *mp, char *err, size_
 	if (p->n_rxq > 1 && info.flow_type_rss_offloads) {
 		conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
 		conf.rx_adv_conf.rss_conf.rss_hf =
-			(RTE_ETH_RSS_IP | RTE_ETH_RSS_TCP | RTE_ETH_RSS_UDP) &
-			info.flow_type_rss_offloads;
+		    (RTE_ETH_RSS_IP | RTE_ETH_RSS_TCP | RTE_ETH_RSS_UDP) &
+		    info.flow_type_rss_offloads;
 	} else if (p->n_rxq > 1) {
 		fprintf(stderr,
 			"sluice-dp: warning: port '%s' has %u RX queues but its PMD (%s) has no "
@@ -82,8 +83,8 @@ static int dpdk_open(struct sl_port *p, struct rte_mempool *mp, char *err, size_
 	for (uint16_t q = 0; q < p->n_rxq; q++) {
 		rc = rte_eth_rx_queue_setup(p->port_id, q, p->rx_desc, socket, NULL, mp);
 		if (rc != 0) {
-			snprintf(err, len, "port '%s': RX queue %u setup failed: %s",
-				 p->conf->name, q, rte_strerror(-rc));
+			snprintf(err, len, "port '%s': RX queue %u setup failed: %s", p->conf->name,
+				 q, rte_strerror(-rc));
 			return -1;
 		}
 	}
@@ -92,15 +93,14 @@ static int dpdk_open(struct sl_port *p, struct rte_mempool *mp, char *err, size_
 		txc.offloads = conf.txmode.offloads;
 		rc = rte_eth_tx_queue_setup(p->port_id, q, p->tx_desc, socket, &txc);
 		if (rc != 0) {
-			snprintf(err, len, "port '%s': TX queue %u setup failed: %s",
-				 p->conf->name, q, rte_strerror(-rc));
+			snprintf(err, len, "port '%s': TX queue %u setup failed: %s", p->conf->name,
+				 q, rte_strerror(-rc));
 			return -1;
 		}
 	}
 	rc = rte_eth_dev_start(p->port_id);
 	if (rc != 0) {
-		snprintf(err, len, "port '%s': start failed: %s", p->conf->name,
-			 rte_strerror(-rc));
+		snprintf(err, len, "port '%s': start failed: %s", p->conf->name, rte_strerror(-rc));
 		return -1;
 	}
 	rte_eth_promiscuous_enable(p->port_id);
@@ -173,7 +173,7 @@ static int dpdk_stats(struct sl_port *p, struct sl_port_stats *out)
 	struct rte_eth_stats s;
 	if (!p->started || rte_eth_stats_get(p->port_id, &s) != 0)
 		return -1;
-	*out = (struct sl_port_stats){s.ipackets, s.opackets, s.ibytes,  s.obytes,
+	*out = (struct sl_port_stats){s.ipackets, s.opackets, s.ibytes,	 s.obytes,
 				      s.imissed,  s.ierrors,  s.oerrors, s.rx_nombuf};
 	return 0;
 }
@@ -192,16 +192,16 @@ static int dpdk_link_up(struct sl_port *p)
 }
 
 const struct sl_port_driver sl_dpdk_driver = {
-	.name = "dpdk",
-	.open = dpdk_open,
-	.close = dpdk_close,
-	.rx = dpdk_rx,
-	.tx = dpdk_tx,
-	.stats = dpdk_stats,
-	.socket = dpdk_socket,
-	.link_up = dpdk_link_up,
-	.probe = dpdk_probe,
-	.remove = dpdk_remove,
+    .name = "dpdk",
+    .open = dpdk_open,
+    .close = dpdk_close,
+    .rx = dpdk_rx,
+    .tx = dpdk_tx,
+    .stats = dpdk_stats,
+    .socket = dpdk_socket,
+    .link_up = dpdk_link_up,
+    .probe = dpdk_probe,
+    .remove = dpdk_remove,
 };
 
 int sl_port_read_stats(struct sl_port *p, struct sl_port_stats *out)

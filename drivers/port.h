@@ -28,7 +28,7 @@ struct sl_port_driver {
 	uint16_t (*rx)(struct sl_port *p, uint16_t q, struct rte_mbuf **pkts, uint16_t n);
 	uint16_t (*tx)(struct sl_port *p, uint16_t q, struct rte_mbuf **pkts, uint16_t n);
 	int (*stats)(struct sl_port *p, struct sl_port_stats *out);
-	int (*socket)(struct sl_port *p); /* NUMA node, or -1 when unknown */
+	int (*socket)(struct sl_port *p);  /* NUMA node, or -1 when unknown */
 	int (*link_up)(struct sl_port *p); /* 1 up, 0 down */
 	/* Graph loads: bring a device the running dataplane has not seen into
 	 * being, and take one the new graph no longer names away again. */
@@ -63,16 +63,14 @@ int sl_port_eal_args(const struct sl_conf_port *c, char **argv);
  * inline functions instead of through one more indirect call. */
 extern const struct sl_port_driver sl_dpdk_driver;
 
-static inline uint16_t sl_port_rx(struct sl_port *p, uint16_t q, struct rte_mbuf **pkts,
-				  uint16_t n)
+static inline uint16_t sl_port_rx(struct sl_port *p, uint16_t q, struct rte_mbuf **pkts, uint16_t n)
 {
 	if (likely(p->drv == &sl_dpdk_driver))
 		return rte_eth_rx_burst(p->port_id, q, pkts, n);
 	return p->drv->rx(p, q, pkts, n);
 }
 
-static inline uint16_t sl_port_tx(struct sl_port *p, uint16_t q, struct rte_mbuf **pkts,
-				  uint16_t n)
+static inline uint16_t sl_port_tx(struct sl_port *p, uint16_t q, struct rte_mbuf **pkts, uint16_t n)
 {
 	if (likely(p->drv == &sl_dpdk_driver))
 		return rte_eth_tx_burst(p->port_id, q, pkts, n);

@@ -25,12 +25,12 @@ static void balance_process(struct sl_stage *st, struct rte_mbuf **pkts, uint16_
 }
 
 static struct sl_stage_type balance_stage = {
-	.name = "balance",
-	.help = "spread flows over the instances of the next stage by symmetric hash",
-	.outputs = balance_outputs,
-	.n_outputs = 1,
-	.dynamic_outputs = true,
-	.process = balance_process,
+    .name = "balance",
+    .help = "spread flows over the instances of the next stage by symmetric hash",
+    .outputs = balance_outputs,
+    .n_outputs = 1,
+    .dynamic_outputs = true,
+    .process = balance_process,
 };
 
 SL_STAGE_REGISTER(balance_stage)

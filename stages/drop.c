@@ -11,11 +11,11 @@ static void drop_process(struct sl_stage *st, struct rte_mbuf **pkts, uint16_t n
 }
 
 static struct sl_stage_type drop_stage = {
-	.name = "drop",
-	.help = "free every packet, counted as 'dropped'",
-	.drops = drop_reasons,
-	.n_drops = 1,
-	.process = drop_process,
+    .name = "drop",
+    .help = "free every packet, counted as 'dropped'",
+    .drops = drop_reasons,
+    .n_drops = 1,
+    .process = drop_process,
 };
 
 SL_STAGE_REGISTER(drop_stage)

@@ -26,8 +26,8 @@ enum {
 
 static const char *const parse_outputs[] = {"out"};
 static const char *const parse_drops[] = {
-	"runt", "truncated_vlan", "truncated_l3", "bad_ip_version",
-	"bad_ihl", "bad_ip_len", "ipv6_ext_overrun", "truncated_l4",
+    "runt",    "truncated_vlan", "truncated_l3",     "bad_ip_version",
+    "bad_ihl", "bad_ip_len",	 "ipv6_ext_overrun", "truncated_l4",
 };
 
 #define MAX_VLAN_TAGS 2
@@ -72,8 +72,8 @@ static inline uint16_t parse_l4(struct rte_mbuf *m, const uint8_t *p, uint32_t o
 	return 0;
 }
 
-static inline uint16_t parse_ipv4(struct rte_mbuf *m, const uint8_t *p, uint32_t off,
-				  uint32_t len, uint32_t *ptype)
+static inline uint16_t parse_ipv4(struct rte_mbuf *m, const uint8_t *p, uint32_t off, uint32_t len,
+				  uint32_t *ptype)
 {
 	if (off + 20 > len)
 		return PARSE_TRUNCATED_L3;
@@ -97,8 +97,8 @@ static inline uint16_t parse_ipv4(struct rte_mbuf *m, const uint8_t *p, uint32_t
 	return parse_l4(m, p, off + ihl, off + tot, p[off + 9], ptype);
 }
 
-static inline uint16_t parse_ipv6(struct rte_mbuf *m, const uint8_t *p, uint32_t off,
-				  uint32_t len, uint32_t *ptype)
+static inline uint16_t parse_ipv6(struct rte_mbuf *m, const uint8_t *p, uint32_t off, uint32_t len,
+				  uint32_t *ptype)
 {
 	if (off + 40 > len)
 		return PARSE_TRUNCATED_L3;
@@ -203,13 +203,13 @@ static void parse_process(struct sl_stage *st, struct rte_mbuf **pkts, uint16_t 
 }
 
 static struct sl_stage_type parse_stage = {
-	.name = "parse",
-	.help = "find L2/L3/L4 headers; drop malformed packets by named reason",
-	.outputs = parse_outputs,
-	.n_outputs = 1,
-	.drops = parse_drops,
-	.n_drops = RTE_DIM(parse_drops),
-	.process = parse_process,
+    .name = "parse",
+    .help = "find L2/L3/L4 headers; drop malformed packets by named reason",
+    .outputs = parse_outputs,
+    .n_outputs = 1,
+    .drops = parse_drops,
+    .n_drops = RTE_DIM(parse_drops),
+    .process = parse_process,
 };
 
 SL_STAGE_REGISTER(parse_stage)

@@ -10,11 +10,11 @@ static void pass_process(struct sl_stage *st, struct rte_mbuf **pkts, uint16_t n
 }
 
 static struct sl_stage_type pass_stage = {
-	.name = "pass",
-	.help = "forward every packet unchanged",
-	.outputs = pass_outputs,
-	.n_outputs = 1,
-	.process = pass_process,
+    .name = "pass",
+    .help = "forward every packet unchanged",
+    .outputs = pass_outputs,
+    .n_outputs = 1,
+    .process = pass_process,
 };
 
 SL_STAGE_REGISTER(pass_stage)

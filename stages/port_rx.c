@@ -7,8 +7,11 @@
 static const char *const rx_outputs[] = {"out"};
 
 static const struct sl_param rx_params[] = {
-	{.name = "port", .kind = SL_PARAM_PORT, .offset = offsetof(struct sl_port_io_conf, port),
-	 .required = true, .help = "port to receive from"},
+    {.name = "port",
+     .kind = SL_PARAM_PORT,
+     .offset = offsetof(struct sl_port_io_conf, port),
+     .required = true,
+     .help = "port to receive from"},
 };
 
 static uint16_t port_rx_poll(struct sl_stage *st, struct rte_mbuf **pkts, uint16_t max)
@@ -18,18 +21,18 @@ static uint16_t port_rx_poll(struct sl_stage *st, struct rte_mbuf **pkts, uint16
 }
 
 static struct sl_stage_type port_rx_stage = {
-	.name = "port_rx",
-	.help = "receive bursts from a port (one RX queue per instance)",
-	.outputs = rx_outputs,
-	.n_outputs = 1,
-	.params = rx_params,
-	.n_params = 1,
-	.conf_size = sizeof(struct sl_port_io_conf),
-	.state_size = sizeof(struct sl_port_io_state),
-	.needs_port = true,
-	.is_source = true,
-	.init = sl_port_io_init,
-	.poll = port_rx_poll,
+    .name = "port_rx",
+    .help = "receive bursts from a port (one RX queue per instance)",
+    .outputs = rx_outputs,
+    .n_outputs = 1,
+    .params = rx_params,
+    .n_params = 1,
+    .conf_size = sizeof(struct sl_port_io_conf),
+    .state_size = sizeof(struct sl_port_io_state),
+    .needs_port = true,
+    .is_source = true,
+    .init = sl_port_io_init,
+    .poll = port_rx_poll,
 };
 
 SL_STAGE_REGISTER(port_rx_stage)

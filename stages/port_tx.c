@@ -9,8 +9,11 @@ enum { TX_FULL = 1 };
 static const char *const tx_drops[] = {"tx_full"};
 
 static const struct sl_param tx_params[] = {
-	{.name = "port", .kind = SL_PARAM_PORT, .offset = offsetof(struct sl_port_io_conf, port),
-	 .required = true, .help = "port to send on"},
+    {.name = "port",
+     .kind = SL_PARAM_PORT,
+     .offset = offsetof(struct sl_port_io_conf, port),
+     .required = true,
+     .help = "port to send on"},
 };
 
 static void port_tx_process(struct sl_stage *st, struct rte_mbuf **pkts, uint16_t n)
@@ -23,19 +26,19 @@ static void port_tx_process(struct sl_stage *st, struct rte_mbuf **pkts, uint16_
 }
 
 static struct sl_stage_type port_tx_stage = {
-	.name = "port_tx",
-	.help = "send bursts on a port (one TX queue per instance)",
-	.sink_output = "sent",
-	.drops = tx_drops,
-	.n_drops = 1,
-	.params = tx_params,
-	.n_params = 1,
-	.conf_size = sizeof(struct sl_port_io_conf),
-	.state_size = sizeof(struct sl_port_io_state),
-	.needs_port = true,
-	.is_tx = true,
-	.init = sl_port_io_init,
-	.process = port_tx_process,
+    .name = "port_tx",
+    .help = "send bursts on a port (one TX queue per instance)",
+    .sink_output = "sent",
+    .drops = tx_drops,
+    .n_drops = 1,
+    .params = tx_params,
+    .n_params = 1,
+    .conf_size = sizeof(struct sl_port_io_conf),
+    .state_size = sizeof(struct sl_port_io_state),
+    .needs_port = true,
+    .is_tx = true,
+    .init = sl_port_io_init,
+    .process = port_tx_process,
 };
 
 SL_STAGE_REGISTER(port_tx_stage)

@@ -59,8 +59,8 @@ struct sl_param {
 struct sl_stage_counters {
 	uint64_t calls;
 	uint64_t pkts_in;
-	uint64_t cycles;      /* measured over timed bursts only, see below */
-	uint64_t timed_pkts;  /* packets of the timed bursts: cycles/packet = cycles / timed_pkts */
+	uint64_t cycles;     /* measured over timed bursts only, see below */
+	uint64_t timed_pkts; /* packets of the timed bursts: cycles/packet = cycles / timed_pkts */
 	uint64_t out[SL_STAGE_MAX_OUTPUTS];
 	uint64_t drops[SL_STAGE_MAX_DROPS];
 } __rte_cache_aligned;
@@ -103,12 +103,12 @@ struct sl_output {
 
 /* What init gets besides the instance itself. */
 struct sl_stage_env {
-	int socket;	       /* NUMA node of the core the cluster is mapped to */
-	struct sl_port *port;  /* port_rx / port_tx: the opened port */
-	uint16_t queue;	       /* port_rx / port_tx: this instance's queue */
-	uint16_t burst;	       /* dataplane burst size */
-	uint16_t tx_retries;   /* port_tx: bounded retries before counting a drop */
-	uint16_t n_targets;    /* stages with dynamic outputs: how many */
+	int socket;	      /* NUMA node of the core the cluster is mapped to */
+	struct sl_port *port; /* port_rx / port_tx: the opened port */
+	uint16_t queue;	      /* port_rx / port_tx: this instance's queue */
+	uint16_t burst;	      /* dataplane burst size */
+	uint16_t tx_retries;  /* port_tx: bounded retries before counting a drop */
+	uint16_t n_targets;   /* stages with dynamic outputs: how many */
 };
 
 struct sl_stage_type;
@@ -268,8 +268,7 @@ static inline void sl_forward(struct sl_stage *st, uint16_t port, struct rte_mbu
 }
 
 /* Drop all n packets with reason r. */
-static inline void sl_drop(struct sl_stage *st, uint16_t reason, struct rte_mbuf **pkts,
-			   uint16_t n)
+static inline void sl_drop(struct sl_stage *st, uint16_t reason, struct rte_mbuf **pkts, uint16_t n)
 {
 	st->cnt->drops[reason] += n;
 	rte_pktmbuf_free_bulk(pkts, n);

@@ -36,20 +36,21 @@ static double rnd01(void)
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: sl-gentrace -o FILE [options]\n"
-		   "\n"
-		   "Writes a pcap of synthetic traffic.\n"
-		   "\n"
-		   "  -o, --output FILE    pcap to write (required)\n"
-		   "  -n, --count N        packets (default 1000)\n"
-		   "  -s, --size S         frame size in bytes (60-9000), or 'imix' for 7:4:1 of\n"
-		   "                       64/570/1518 (default 64; raised to fit the headers)\n"
-		   "  -f, --flows N        distinct flows (default 100)\n"
-		   "      --ipv6 F         share of flows that are IPv6, 0..1 (default 0.25)\n"
-		   "      --vlan F         share of flows with an 802.1Q tag, 0..1 (default 0.1)\n"
-		   "      --reverse F      share of packets sent B->A instead of A->B (default 0.3)\n"
-		   "      --seed N         random seed (default 1)\n"
-		   "  -h, --help           this text\n");
+	fprintf(f,
+		"usage: sl-gentrace -o FILE [options]\n"
+		"\n"
+		"Writes a pcap of synthetic traffic.\n"
+		"\n"
+		"  -o, --output FILE    pcap to write (required)\n"
+		"  -n, --count N        packets (default 1000)\n"
+		"  -s, --size S         frame size in bytes (60-9000), or 'imix' for 7:4:1 of\n"
+		"                       64/570/1518 (default 64; raised to fit the headers)\n"
+		"  -f, --flows N        distinct flows (default 100)\n"
+		"      --ipv6 F         share of flows that are IPv6, 0..1 (default 0.25)\n"
+		"      --vlan F         share of flows with an 802.1Q tag, 0..1 (default 0.1)\n"
+		"      --reverse F      share of packets sent B->A instead of A->B (default 0.3)\n"
+		"      --seed N         random seed (default 1)\n"
+		"  -h, --help           this text\n");
 }
 
 static uint16_t csum_add(uint32_t sum, const uint8_t *p, size_t len)
@@ -228,12 +229,16 @@ int main(int argc, char **argv)
 {
 	enum { O_V6 = 256, O_VLAN, O_REV, O_SEED };
 	static const struct option longopts[] = {
-		{"output", required_argument, NULL, 'o'}, {"count", required_argument, NULL, 'n'},
-		{"size", required_argument, NULL, 's'},	  {"flows", required_argument, NULL, 'f'},
-		{"ipv6", required_argument, NULL, O_V6},  {"vlan", required_argument, NULL, O_VLAN},
-		{"reverse", required_argument, NULL, O_REV},
-		{"seed", required_argument, NULL, O_SEED},
-		{"help", no_argument, NULL, 'h'},	  {NULL, 0, NULL, 0},
+	    {"output", required_argument, NULL, 'o'},
+	    {"count", required_argument, NULL, 'n'},
+	    {"size", required_argument, NULL, 's'},
+	    {"flows", required_argument, NULL, 'f'},
+	    {"ipv6", required_argument, NULL, O_V6},
+	    {"vlan", required_argument, NULL, O_VLAN},
+	    {"reverse", required_argument, NULL, O_REV},
+	    {"seed", required_argument, NULL, O_SEED},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	const char *out = NULL;
 	unsigned long count = 1000, flows = 100, size = 64, seed = 1;

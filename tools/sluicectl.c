@@ -137,8 +137,8 @@ static int cmd_status(struct ctl *c)
 		json_t *dp = json_object_get(r, "dataplane");
 		printf("sluiced     up %.1f s, dataplane '%s', config %s\n", real(r, "uptime_s"),
 		       str(r, "name"), str(r, "config"));
-		printf("dataplane   %s, pid %lld, up %.1f s, restarts %lld%s%s%s\n", str(dp, "state"),
-		       num(dp, "pid"), real(dp, "uptime_s"), num(dp, "restarts"),
+		printf("dataplane   %s, pid %lld, up %.1f s, restarts %lld%s%s%s\n",
+		       str(dp, "state"), num(dp, "pid"), real(dp, "uptime_s"), num(dp, "restarts"),
 		       *str(dp, "last_exit") ? " (last: " : "", str(dp, "last_exit"),
 		       *str(dp, "last_exit") ? ")" : "");
 		if (real(dp, "backoff_s") > 0)
@@ -147,11 +147,11 @@ static int cmd_status(struct ctl *c)
 		size_t i;
 		json_t *v;
 		json_array_foreach(json_object_get(r, "cores"), i, v)
-			printf(" %lld", json_integer_value(v));
+		    printf(" %lld", json_integer_value(v));
 		printf("\nclusters   ");
 		const char *k;
 		json_object_foreach(json_object_get(r, "clusters"), k, v)
-			printf(" %s@%lld", k, json_integer_value(v));
+		    printf(" %s@%lld", k, json_integer_value(v));
 		printf("\n");
 	}
 	json_decref(r);
@@ -179,8 +179,8 @@ static int cmd_graph(struct ctl *c, int argc, char **argv)
 			json_t *s;
 			printf("%-24s %-10s %-12s %4s\n", "stage", "type", "cluster", "core");
 			json_array_foreach(json_object_get(r, "stages"), i, s)
-				printf("%-24s %-10s %-12s %4lld\n", str(s, "name"), str(s, "type"),
-				       str(s, "cluster"), num(s, "core"));
+			    printf("%-24s %-10s %-12s %4lld\n", str(s, "name"), str(s, "type"),
+				   str(s, "cluster"), num(s, "core"));
 			printf("\n%-40s %s\n", "connector", "kind");
 			json_array_foreach(json_object_get(r, "connectors"), i, s)
 			{
@@ -199,8 +199,8 @@ static int cmd_graph(struct ctl *c, int argc, char **argv)
 		const char *path = realpath(argv[1], abs) ? abs : argv[1];
 		int load = !strcmp(argv[0], "load");
 		json_t *r = call(c,
-				 json_pack("{s:s, s:s}", "cmd", load ? "graph_load" : "graph_validate",
-					   "path", path),
+				 json_pack("{s:s, s:s}", "cmd",
+					   load ? "graph_load" : "graph_validate", "path", path),
 				 &rc);
 		if (!r)
 			return rc;
@@ -209,8 +209,8 @@ static int cmd_graph(struct ctl *c, int argc, char **argv)
 		else if (load)
 			printf("loaded %s: traffic paused %.0f us (draining %.0f us); kept %lld of "
 			       "%lld stage instances with their state and counters\n",
-			       path, real(r, "pause_us"), real(r, "drain_us"), num(r, "kept_instances"),
-			       num(r, "instances"));
+			       path, real(r, "pause_us"), real(r, "drain_us"),
+			       num(r, "kept_instances"), num(r, "instances"));
 		else
 			printf("ok: %s: %lld ports, %lld stages, %lld connectors, %lld clusters\n",
 			       path, num(r, "ports"), num(r, "stages"), num(r, "links"),
@@ -237,7 +237,7 @@ static int cmd_map(struct ctl *c, int argc, char **argv)
 			json_t *v;
 			printf("%-20s %4s\n", "cluster", "core");
 			json_object_foreach(json_object_get(r, "clusters"), k, v)
-				printf("%-20s %4lld\n", k, json_integer_value(v));
+			    printf("%-20s %4lld\n", k, json_integer_value(v));
 		}
 		json_decref(r);
 		return 0;
@@ -246,7 +246,8 @@ static int cmd_map(struct ctl *c, int argc, char **argv)
 		char *end;
 		long core = strtol(argv[2], &end, 10);
 		if (*end || core < 0) {
-			fprintf(stderr, "sluicectl: CORE must be a CPU number, got '%s'\n", argv[2]);
+			fprintf(stderr, "sluicectl: CORE must be a CPU number, got '%s'\n",
+				argv[2]);
 			return EXIT_USAGE;
 		}
 		json_t *r = call(c,
@@ -271,9 +272,7 @@ static json_t *find_named(json_t *arr, const char *name)
 {
 	size_t i;
 	json_t *e;
-	json_array_foreach(arr, i, e)
-		if (!strcmp(str(e, "name"), name))
-			return e;
+	json_array_foreach(arr, i, e) if (!strcmp(str(e, "name"), name)) return e;
 	return NULL;
 }
 
@@ -292,13 +291,14 @@ static void print_counters(json_t *r, json_t *prev)
 			long long out = 0, drops = 0;
 			const char *k;
 			json_t *v;
-			json_object_foreach(json_object_get(s, "out"), k, v)
-				out += json_integer_value(v);
-			json_object_foreach(json_object_get(s, "drops"), k, v)
-				drops += json_integer_value(v);
+			json_object_foreach(json_object_get(s, "out"), k, v) out +=
+			    json_integer_value(v);
+			json_object_foreach(json_object_get(s, "drops"), k, v) drops +=
+			    json_integer_value(v);
 			char mpps[16] = "";
-			json_t *p = prev ? find_named(json_object_get(prev, "stages"), str(s, "name"))
-					 : NULL;
+			json_t *p =
+			    prev ? find_named(json_object_get(prev, "stages"), str(s, "name"))
+				 : NULL;
 			if (p && dt > 0)
 				snprintf(mpps, sizeof(mpps), "%.3f",
 					 (double)(num(s, "in") - num(p, "in")) / dt / 1e6);
@@ -309,14 +309,14 @@ static void print_counters(json_t *r, json_t *prev)
 			if (json_object_size(json_object_get(s, "out")) > 1) {
 				printf("%20s out:", "");
 				json_object_foreach(json_object_get(s, "out"), k, v)
-					printf(" %s=%lld", k, json_integer_value(v));
+				    printf(" %s=%lld", k, json_integer_value(v));
 				printf("\n");
 			}
 			if (drops) {
 				printf("%20s drops:", "");
-				json_object_foreach(json_object_get(s, "drops"), k, v)
-					if (json_integer_value(v))
-						printf(" %s=%lld", k, json_integer_value(v));
+				json_object_foreach(json_object_get(s, "drops"), k,
+						    v) if (json_integer_value(v))
+				    printf(" %s=%lld", k, json_integer_value(v));
 				printf("\n");
 			}
 		}
@@ -326,18 +326,18 @@ static void print_counters(json_t *r, json_t *prev)
 		printf("\n%-34s %14s %14s %12s %8s %8s %8s\n", "connector", "enqueued", "dequeued",
 		       "full-drops", "occ", "peak", "capacity");
 		json_array_foreach(conns, i, s)
-			printf("%-34s %14lld %14lld %12lld %8lld %8lld %8lld\n", str(s, "name"),
-			       num(s, "enqueued"), num(s, "dequeued"), num(s, "dropped_full"),
-			       num(s, "occupancy"), num(s, "peak"), num(s, "capacity"));
+		    printf("%-34s %14lld %14lld %12lld %8lld %8lld %8lld\n", str(s, "name"),
+			   num(s, "enqueued"), num(s, "dequeued"), num(s, "dropped_full"),
+			   num(s, "occupancy"), num(s, "peak"), num(s, "capacity"));
 	}
 	json_t *ports = json_object_get(r, "ports");
 	if (ports) {
 		printf("\n%-12s %14s %14s %10s %10s %10s %10s\n", "port", "rx", "tx", "imissed",
 		       "ierrors", "oerrors", "rx_nombuf");
 		json_array_foreach(ports, i, s)
-			printf("%-12s %14lld %14lld %10lld %10lld %10lld %10lld\n", str(s, "name"),
-			       num(s, "ipackets"), num(s, "opackets"), num(s, "imissed"),
-			       num(s, "ierrors"), num(s, "oerrors"), num(s, "rx_nombuf"));
+		    printf("%-12s %14lld %14lld %10lld %10lld %10lld %10lld\n", str(s, "name"),
+			   num(s, "ipackets"), num(s, "opackets"), num(s, "imissed"),
+			   num(s, "ierrors"), num(s, "oerrors"), num(s, "rx_nombuf"));
 	}
 }
 
@@ -356,7 +356,8 @@ static int cmd_counters(struct ctl *c, int argc, char **argv)
 			char *end;
 			watch = strtod(argv[++i], &end);
 			if (*end || watch <= 0) {
-				fprintf(stderr, "sluicectl: --watch takes a number of seconds > 0\n");
+				fprintf(stderr,
+					"sluicectl: --watch takes a number of seconds > 0\n");
 				return EXIT_USAGE;
 			}
 		} else {
@@ -415,11 +416,11 @@ static int cmd_simple(struct ctl *c, const char *cmd, const char *done)
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{"socket", required_argument, NULL, 's'},
-		{"json", no_argument, NULL, 'j'},
-		{"timeout", required_argument, NULL, 't'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"socket", required_argument, NULL, 's'},
+	    {"json", no_argument, NULL, 'j'},
+	    {"timeout", required_argument, NULL, 't'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	struct ctl c = {.socket = getenv("SLUICE_SOCKET"), .timeout_ms = 30000, .fd = -1};
 	int o;

@@ -15,25 +15,25 @@
 
 /* A valid config; cases replace one line of it (1-based) or append lines. */
 static const char *const base[] = {
-	"ports:",						    /* 1 */
-	"  in0: { driver: dpdk, devargs: \"net_null0\" }",	    /* 2 */
-	"  out0: { driver: dpdk, devargs: \"net_null1\" }",	    /* 3 */
-	"graph:",						    /* 4 */
-	"  stages:",						    /* 5 */
-	"    rx: { type: port_rx, port: in0 }",			    /* 6 */
-	"    p: { type: parse }",				    /* 7 */
-	"    tx: { type: port_tx, port: out0 }",		    /* 8 */
-	"  connectors:",					    /* 9 */
-	"    - rx -> p -> tx",					    /* 10 */
-	"clusters:",						    /* 11 */
-	"  a: [rx, p]",						    /* 12 */
-	"  b: [tx]",						    /* 13 */
-	"mapping:",						    /* 14 */
-	"  a: { core: 0 }",					    /* 15 */
-	"  b: { core: 1 }",					    /* 16 */
-	"dataplane:",						    /* 17 */
-	"  cores: [0, 1]",					    /* 18 */
-	NULL,
+    "ports:",						/* 1 */
+    "  in0: { driver: dpdk, devargs: \"net_null0\" }",	/* 2 */
+    "  out0: { driver: dpdk, devargs: \"net_null1\" }", /* 3 */
+    "graph:",						/* 4 */
+    "  stages:",					/* 5 */
+    "    rx: { type: port_rx, port: in0 }",		/* 6 */
+    "    p: { type: parse }",				/* 7 */
+    "    tx: { type: port_tx, port: out0 }",		/* 8 */
+    "  connectors:",					/* 9 */
+    "    - rx -> p -> tx",				/* 10 */
+    "clusters:",					/* 11 */
+    "  a: [rx, p]",					/* 12 */
+    "  b: [tx]",					/* 13 */
+    "mapping:",						/* 14 */
+    "  a: { core: 0 }",					/* 15 */
+    "  b: { core: 1 }",					/* 16 */
+    "dataplane:",					/* 17 */
+    "  cores: [0, 1]",					/* 18 */
+    NULL,
 };
 
 struct edit {
@@ -48,90 +48,135 @@ struct bad_case {
 };
 
 static const struct bad_case cases[] = {
-	{"unknown top-level key", {{0, "extra: 1"}},
-	 "19:1: unknown key 'extra' in the config (expected one of: ports, graph, clusters, mapping, dataplane)"},
-	{"unknown port key", {{2, "  in0: { driver: dpdk, devargs: \"net_null0\", speed: 10 }"}},
-	 "2:46: unknown key 'speed' in a port (expected one of: driver, devargs, iface, queue, rx_desc, tx_desc)"},
-	{"unknown driver", {{2, "  in0: { driver: netmap, devargs: \"net_null0\" }"}},
-	 "2:18: port 'in0': unknown driver 'netmap' (expected dpdk)"},
-	{"af_xdp not built", {{2, "  in0: { driver: af_xdp, iface: veth0 }"}},
-	 "2:18: port 'in0': driver 'af_xdp' is not available in this build (expected dpdk)"},
-	{"dpdk without devargs", {{2, "  in0: { driver: dpdk }"}},
-	 "2:3: port 'in0' (driver dpdk) needs 'devargs'"},
-	{"duplicate devargs", {{3, "  out0: { driver: dpdk, devargs: \"net_null0\" }"}},
-	 "3:35: port 'out0' uses the same devargs as port 'in0'"},
-	{"unknown stage type", {{7, "    p: { type: parsr }"}},
-	 "7:16: unknown stage type 'parsr' (known: balance, drop, parse, pass, port_rx, port_tx)"},
-	{"unknown stage key", {{7, "    p: { type: parse, depth: 3 }"}},
-	 "7:23: unknown key 'depth' for stage type parse (expected one of: type, instances)"},
-	{"stage missing port", {{6, "    rx: { type: port_rx }"}},
-	 "6:5: stage 'rx' (type port_rx) needs 'port'"},
-	{"stage names unknown port", {{6, "    rx: { type: port_rx, port: in9 }"}},
-	 "6:32: 'port' names unknown port 'in9'"},
-	{"connector unknown stage", {{10, "    - rx -> q -> tx"}},
-	 "10:13: connector names unknown stage 'q'"},
-	{"connector unknown output", {{10, "    - rx -> p.bad -> tx"}},
-	 "10:13: stage 'p' (type parse) has no output port 'bad' (it has: out)"},
-	{"duplicate connector", {{10, "    - rx -> p -> tx\n    - p -> tx"}},
-	 "11:7: duplicate connector p.out -> tx (first at line 10:13)"},
-	{"output connected twice", {{7, "    p: { type: parse }\n    d: { type: drop }"}, {10, "    - rx -> p -> tx\n    - p -> d"}},
-	 "12:7: output p.out is already connected to 'tx' (at line 11:13); an output port feeds one stage"},
-	{"source as target", {{10, "    - p -> rx"}},
-	 "10:12: stage 'rx' (type port_rx) is a source and takes no input"},
-	{"sink as source", {{10, "    - rx -> p\n    - tx -> p"}},
-	 "11:7: stage 'tx' (type port_tx) has no output ports"},
-	{"chain ends with a port", {{10, "    - rx -> p -> tx.out"}},
-	 "10:18: 'tx.out' ends the chain: an output port names where packets go next"},
-	{"one-stage connector", {{10, "    - rx -> p -> tx\n    - p"}},
-	 "11:7: connector 'p' needs at least two stages joined by '->'"},
-	{"empty stage in chain", {{10, "    - rx -> -> tx"}},
-	 "10:13: empty stage name in connector 'rx -> -> tx'"},
-	{"cycle", {{7, "    p: { type: parse }\n    q: { type: pass }\n    r: { type: pass }"}, {10, "    - rx -> p -> tx\n    - q -> r -> q"}},
-	 "13:12: connector r -> q closes a cycle; the graph must be acyclic"},
-	{"stage with no input", {{7, "    p: { type: parse }\n    q: { type: pass }"}},
-	 "8:5: stage 'q' has no input connector"},
-	{"stage in no cluster", {{12, "  a: [rx]"}, {13, "  b: [tx]"}},
-	 "7:5: stage 'p' is in no cluster"},
-	{"stage in two clusters", {{13, "  b: [tx, p]"}},
-	 "13:11: stage 'p' is already in cluster 'a'"},
-	{"cluster names unknown stage", {{13, "  b: [tx, zz]"}},
-	 "13:11: cluster 'b' names unknown stage 'zz'"},
-	{"empty cluster", {{13, "  b: [tx]\n  c: []"}},
-	 "14:3: cluster 'c' is empty"},
-	{"core outside pool", {{16, "  b: { core: 7 }"}},
-	 "16:14: cluster 'b' is mapped to core 7, which is not in the core pool [0, 1]"},
-	{"mapping unknown cluster", {{16, "  b: { core: 1 }\n  z: { core: 1 }"}},
-	 "17:3: mapping names unknown cluster 'z'"},
-	{"cluster without mapping", {{16, "  a2: { core: 1 }"}},
-	 "mapping names unknown cluster 'a2'"},
-	{"cluster not mapped", {{16, ""}},
-	 "13:3: cluster 'b' has no mapping"},
-	{"instances mismatch", {{6, "    rx: { type: port_rx, port: in0, instances: 2 }"}, {7, "    p: { type: parse, instances: 2 }"}, {8, "    tx: { type: port_tx, port: out0, instances: 3 }"}},
-	 "10:13: connector p -> tx: 'tx' has 3 instances and 'p' has 2; feed them through a balance stage or give both the same count"},
-	{"balance with instances", {{7, "    p: { type: balance, instances: 2 }"}},
-	 "7:36: stage 'p' (type balance) spreads over the instances of the stage it feeds and cannot have instances itself"},
-	{"instance out of range", {{6, "    rx: { type: port_rx, port: in0, instances: 2 }"}, {7, "    p: { type: parse, instances: 2 }"}, {8, "    tx: { type: port_tx, port: out0, instances: 2 }"}, {12, "  a: [rx, p, \"p[2]\"]"}},
-	 "12:15: stage 'p' has 2 instance(s); [2] is out of range"},
-	{"yaml syntax error", {{12, "  a: [rx, p"}},
-	 NULL /* libfyaml's wording; checked for the prefix only */},
-	{"duplicate key", {{13, "  b: [tx]\n  a: [tx]"}},
-	 "14:3: duplicate key 'a' (first at line 12)"},
-	{"burst not an integer", {{18, "  cores: [0, 1]\n  burst: lots"}},
-	 "19:10: 'burst' must be an integer, got 'lots'"},
-	{"burst out of range", {{18, "  cores: [0, 1]\n  burst: 1000"}},
-	 "19:10: 'burst' is 1000, expected 1 to 256"},
-	{"ring size not power of two", {{18, "  cores: [0, 1]\n  ring_size: 1000"}},
-	 "19:14: 'ring_size' is 1000, expected a power of two"},
-	{"ring_full value", {{18, "  cores: [0, 1]\n  ring_full: block"}},
-	 "19:14: 'ring_full' must be backpressure or drop"},
-	{"unused port", {{3, "  out0: { driver: dpdk, devargs: \"net_null1\" }\n  spare: { driver: dpdk, devargs: \"net_null2\" }"}},
-	 "4:3: port 'spare' is not used by any port_rx or port_tx stage"},
-	{"bad stage name", {{7, "    9p: { type: parse }"}},
-	 "7:5: stage name '9p' must start with a letter or '_' and hold only letters, digits, '_' and '-'"},
-	{"missing graph", {{4, "graf:"}},
-	 "4:1: unknown key 'graf' in the config (expected one of: ports, graph, clusters, mapping, dataplane)"},
-	{"core listed twice", {{18, "  cores: [1, 1]"}},
-	 "18:14: core 1 is listed twice"},
+    {"unknown top-level key",
+     {{0, "extra: 1"}},
+     "19:1: unknown key 'extra' in the config (expected one of: ports, graph, clusters, mapping, "
+     "dataplane)"},
+    {"unknown port key",
+     {{2, "  in0: { driver: dpdk, devargs: \"net_null0\", speed: 10 }"}},
+     "2:46: unknown key 'speed' in a port (expected one of: driver, devargs, iface, queue, "
+     "rx_desc, tx_desc)"},
+    {"unknown driver",
+     {{2, "  in0: { driver: netmap, devargs: \"net_null0\" }"}},
+     "2:18: port 'in0': unknown driver 'netmap' (expected dpdk)"},
+    {"af_xdp not built",
+     {{2, "  in0: { driver: af_xdp, iface: veth0 }"}},
+     "2:18: port 'in0': driver 'af_xdp' is not available in this build (expected dpdk)"},
+    {"dpdk without devargs",
+     {{2, "  in0: { driver: dpdk }"}},
+     "2:3: port 'in0' (driver dpdk) needs 'devargs'"},
+    {"duplicate devargs",
+     {{3, "  out0: { driver: dpdk, devargs: \"net_null0\" }"}},
+     "3:35: port 'out0' uses the same devargs as port 'in0'"},
+    {"unknown stage type",
+     {{7, "    p: { type: parsr }"}},
+     "7:16: unknown stage type 'parsr' (known: balance, drop, parse, pass, port_rx, port_tx)"},
+    {"unknown stage key",
+     {{7, "    p: { type: parse, depth: 3 }"}},
+     "7:23: unknown key 'depth' for stage type parse (expected one of: type, instances)"},
+    {"stage missing port",
+     {{6, "    rx: { type: port_rx }"}},
+     "6:5: stage 'rx' (type port_rx) needs 'port'"},
+    {"stage names unknown port",
+     {{6, "    rx: { type: port_rx, port: in9 }"}},
+     "6:32: 'port' names unknown port 'in9'"},
+    {"connector unknown stage",
+     {{10, "    - rx -> q -> tx"}},
+     "10:13: connector names unknown stage 'q'"},
+    {"connector unknown output",
+     {{10, "    - rx -> p.bad -> tx"}},
+     "10:13: stage 'p' (type parse) has no output port 'bad' (it has: out)"},
+    {"duplicate connector",
+     {{10, "    - rx -> p -> tx\n    - p -> tx"}},
+     "11:7: duplicate connector p.out -> tx (first at line 10:13)"},
+    {"output connected twice",
+     {{7, "    p: { type: parse }\n    d: { type: drop }"},
+      {10, "    - rx -> p -> tx\n    - p -> d"}},
+     "12:7: output p.out is already connected to 'tx' (at line 11:13); an output port feeds one "
+     "stage"},
+    {"source as target",
+     {{10, "    - p -> rx"}},
+     "10:12: stage 'rx' (type port_rx) is a source and takes no input"},
+    {"sink as source",
+     {{10, "    - rx -> p\n    - tx -> p"}},
+     "11:7: stage 'tx' (type port_tx) has no output ports"},
+    {"chain ends with a port",
+     {{10, "    - rx -> p -> tx.out"}},
+     "10:18: 'tx.out' ends the chain: an output port names where packets go next"},
+    {"one-stage connector",
+     {{10, "    - rx -> p -> tx\n    - p"}},
+     "11:7: connector 'p' needs at least two stages joined by '->'"},
+    {"empty stage in chain",
+     {{10, "    - rx -> -> tx"}},
+     "10:13: empty stage name in connector 'rx -> -> tx'"},
+    {"cycle",
+     {{7, "    p: { type: parse }\n    q: { type: pass }\n    r: { type: pass }"},
+      {10, "    - rx -> p -> tx\n    - q -> r -> q"}},
+     "13:12: connector r -> q closes a cycle; the graph must be acyclic"},
+    {"stage with no input",
+     {{7, "    p: { type: parse }\n    q: { type: pass }"}},
+     "8:5: stage 'q' has no input connector"},
+    {"stage in no cluster",
+     {{12, "  a: [rx]"}, {13, "  b: [tx]"}},
+     "7:5: stage 'p' is in no cluster"},
+    {"stage in two clusters", {{13, "  b: [tx, p]"}}, "13:11: stage 'p' is already in cluster 'a'"},
+    {"cluster names unknown stage",
+     {{13, "  b: [tx, zz]"}},
+     "13:11: cluster 'b' names unknown stage 'zz'"},
+    {"empty cluster", {{13, "  b: [tx]\n  c: []"}}, "14:3: cluster 'c' is empty"},
+    {"core outside pool",
+     {{16, "  b: { core: 7 }"}},
+     "16:14: cluster 'b' is mapped to core 7, which is not in the core pool [0, 1]"},
+    {"mapping unknown cluster",
+     {{16, "  b: { core: 1 }\n  z: { core: 1 }"}},
+     "17:3: mapping names unknown cluster 'z'"},
+    {"cluster without mapping", {{16, "  a2: { core: 1 }"}}, "mapping names unknown cluster 'a2'"},
+    {"cluster not mapped", {{16, ""}}, "13:3: cluster 'b' has no mapping"},
+    {"instances mismatch",
+     {{6, "    rx: { type: port_rx, port: in0, instances: 2 }"},
+      {7, "    p: { type: parse, instances: 2 }"},
+      {8, "    tx: { type: port_tx, port: out0, instances: 3 }"}},
+     "10:13: connector p -> tx: 'tx' has 3 instances and 'p' has 2; feed them through a balance "
+     "stage or give both the same count"},
+    {"balance with instances",
+     {{7, "    p: { type: balance, instances: 2 }"}},
+     "7:36: stage 'p' (type balance) spreads over the instances of the stage it feeds and cannot "
+     "have instances itself"},
+    {"instance out of range",
+     {{6, "    rx: { type: port_rx, port: in0, instances: 2 }"},
+      {7, "    p: { type: parse, instances: 2 }"},
+      {8, "    tx: { type: port_tx, port: out0, instances: 2 }"},
+      {12, "  a: [rx, p, \"p[2]\"]"}},
+     "12:15: stage 'p' has 2 instance(s); [2] is out of range"},
+    {"yaml syntax error",
+     {{12, "  a: [rx, p"}},
+     NULL /* libfyaml's wording; checked for the prefix only */},
+    {"duplicate key", {{13, "  b: [tx]\n  a: [tx]"}}, "14:3: duplicate key 'a' (first at line 12)"},
+    {"burst not an integer",
+     {{18, "  cores: [0, 1]\n  burst: lots"}},
+     "19:10: 'burst' must be an integer, got 'lots'"},
+    {"burst out of range",
+     {{18, "  cores: [0, 1]\n  burst: 1000"}},
+     "19:10: 'burst' is 1000, expected 1 to 256"},
+    {"ring size not power of two",
+     {{18, "  cores: [0, 1]\n  ring_size: 1000"}},
+     "19:14: 'ring_size' is 1000, expected a power of two"},
+    {"ring_full value",
+     {{18, "  cores: [0, 1]\n  ring_full: block"}},
+     "19:14: 'ring_full' must be backpressure or drop"},
+    {"unused port",
+     {{3, "  out0: { driver: dpdk, devargs: \"net_null1\" }\n  spare: { driver: dpdk, devargs: "
+	  "\"net_null2\" }"}},
+     "4:3: port 'spare' is not used by any port_rx or port_tx stage"},
+    {"bad stage name",
+     {{7, "    9p: { type: parse }"}},
+     "7:5: stage name '9p' must start with a letter or '_' and hold only letters, digits, '_' and "
+     "'-'"},
+    {"missing graph",
+     {{4, "graf:"}},
+     "4:1: unknown key 'graf' in the config (expected one of: ports, graph, clusters, mapping, "
+     "dataplane)"},
+    {"core listed twice", {{18, "  cores: [1, 1]"}}, "18:14: core 1 is listed twice"},
 };
 
 static char tmpdir[] = "/tmp/sl-test-config-XXXXXX";
@@ -218,7 +263,8 @@ static void test_missing_file(void **state)
 	struct sl_config *c = NULL;
 	struct sl_err err;
 	assert_int_equal(sl_config_load("/nonexistent/sluice.yaml", &c, &err), -1);
-	assert_string_equal(err.msg, "/nonexistent/sluice.yaml:1:1: cannot open: No such file or directory");
+	assert_string_equal(err.msg,
+			    "/nonexistent/sluice.yaml:1:1: cannot open: No such file or directory");
 }
 
 static void test_examples_valid(void **state)

@@ -31,8 +31,7 @@ static void capture_process(struct sl_stage *st, struct rte_mbuf **pkts, uint16_
 		captured[n_captured++] = pkts[i];
 }
 
-static const struct sl_stage_type capture_type = {.name = "capture",
-						  .process = capture_process};
+static const struct sl_stage_type capture_type = {.name = "capture", .process = capture_process};
 
 static void free_captured(void)
 {
@@ -350,8 +349,18 @@ static void test_balance_symmetric(void **state)
 
 int main(void)
 {
-	char *eal[] = {"test_stages", "--no-huge", "-m", "64", "--no-pci", "--no-shconf",
-		       "--file-prefix", "sl_test_stages", "--lcores", "0@0", "--log-level", "1",
+	char *eal[] = {"test_stages",
+		       "--no-huge",
+		       "-m",
+		       "64",
+		       "--no-pci",
+		       "--no-shconf",
+		       "--file-prefix",
+		       "sl_test_stages",
+		       "--lcores",
+		       "0@0",
+		       "--log-level",
+		       "1",
 		       NULL};
 	if (rte_eal_init(12, eal) < 0) {
 		fprintf(stderr, "EAL init failed\n");
@@ -361,10 +370,10 @@ int main(void)
 	if (!pool)
 		return 1;
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_parse_good_frames),
-		cmocka_unit_test(test_parse_malformed),
-		cmocka_unit_test(test_parse_random_bursts),
-		cmocka_unit_test(test_balance_symmetric),
+	    cmocka_unit_test(test_parse_good_frames),
+	    cmocka_unit_test(test_parse_malformed),
+	    cmocka_unit_test(test_parse_random_bursts),
+	    cmocka_unit_test(test_balance_symmetric),
 	};
 	int rc = cmocka_run_group_tests_name("stages", tests, NULL, NULL);
 	rte_mempool_free(pool);
