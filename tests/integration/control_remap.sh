@@ -12,6 +12,17 @@ b=$(ctl --json counters stages | python3 -c 'import json,sys; print({s["name"]: 
 [ "$b" -gt "$a" ] || fail "counters do not move: $a then $b"
 echo "ok: rx went from $a to $b in 0.3 s"
 
+# The live view: a second table with a rate in it.
+timeout -s INT 2.6 "$SLUICECTL" -s "$TMP/s.sock" counters stages --watch 1 > "$TMP/watch.txt" || true
+[ "$(grep -c '^rx ' "$TMP/watch.txt")" -ge 2 ] || { cat "$TMP/watch.txt"; fail "counters --watch printed fewer than 2 tables"; }
+grep -E '^rx +port_rx +ingress +0 .* [0-9]+\.[0-9]{3}$' "$TMP/watch.txt" > /dev/null || { cat "$TMP/watch.txt"; fail "no Mpps in the watched table"; }
+echo "ok: counters --watch shows Mpps over each interval"
+# Graphviz: one subgraph per cluster, the ring drawn bold.
+ctl graph show --dot > "$TMP/g.dot"
+grep -q 'subgraph "cluster_ingress"' "$TMP/g.dot" && grep -q 'subgraph "cluster_egress"' "$TMP/g.dot" &&
+	grep -q '"parse" -> "fwd" \[label="out", style=bold' "$TMP/g.dot" || { cat "$TMP/g.dot"; fail "graph show --dot"; }
+echo "ok: graph show --dot draws the clusters as subgraphs"
+
 pid=$(dp_pid)
 for i in $(seq 50); do
 	core=$(( i % 2 == 1 ? 0 : 1 ))

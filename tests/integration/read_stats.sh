@@ -30,6 +30,9 @@ kill -INT $dp
 wait $dp || fail "sluice-dp did not exit cleanly on SIGINT"
 [ ! -e "/dev/shm/sluice-$PREFIX.stats" ] || fail "stats segment left behind"
 grep -q "final counters" "$TMP/dp.log" || fail "no final table on SIGINT"
+# --stats-interval prints tables with a rate while running.
+run_dp -c "$TMP/p.yaml" --duration 1.3 --stats-interval 0.5 > "$TMP/iv.log" 2>&1 || fail "interval run"
+grep -E '^rx +port_rx +io +1 .* [0-9]+\.[0-9]{3}$' "$TMP/iv.log" > /dev/null || { cat "$TMP/iv.log"; fail "no periodic table with Mpps"; }
 if "$DP" --read-stats "$PREFIX" 2> "$TMP/err.txt"; then fail "read-stats of a stopped dataplane succeeded"; fi
 grep -q "no stats segment for dataplane '$PREFIX'" "$TMP/err.txt" || { cat "$TMP/err.txt"; fail "unclear error"; }
 echo "ok: segment removed on exit, final table printed"
