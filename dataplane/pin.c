@@ -95,6 +95,25 @@ out:
 	return rc;
 }
 
+/* The pool core on NUMA node `node` that runs the fewest clusters, or -1. */
+static int best_core_on(const struct sl_runtime *rt, int node)
+{
+	int best = -1;
+	unsigned best_load = ~0u;
+	for (unsigned l = 0; l < rt->n_lcores; l++) {
+		if (rt->lcores[l].socket != node)
+			continue;
+		unsigned load = 0;
+		for (unsigned c = 0; c < rt->n_clusters; c++)
+			load += rt->clusters[c].core == (int)rt->lcores[l].cpu;
+		if (load < best_load) {
+			best_load = load;
+			best = (int)rt->lcores[l].cpu;
+		}
+	}
+	return best;
+}
+
 void sl_pin_check_numa(const struct sl_runtime *rt)
 {
 	const struct sl_config *cfg = rt->cfg;
@@ -106,14 +125,22 @@ void sl_pin_check_numa(const struct sl_runtime *rt)
 		int ps = p->drv->socket ? p->drv->socket(p) : -1;
 		for (unsigned i = 0; i < cs->instances && ps >= 0; i++) {
 			const struct sl_cluster *cl = &rt->clusters[cs->cluster[i]];
-			for (unsigned l = 0; l < rt->n_lcores; l++)
-				if ((int)rt->lcores[l].cpu == cl->core &&
-				    rt->lcores[l].socket != ps)
-					fprintf(stderr,
-						"sluice-dp: warning: stage '%s' runs on core %d "
-						"(NUMA %d) but port '%s' is on NUMA %d\n",
-						cs->name, cl->core, rt->lcores[l].socket,
-						p->conf->name, ps);
+			for (unsigned l = 0; l < rt->n_lcores; l++) {
+				if ((int)rt->lcores[l].cpu != cl->core || rt->lcores[l].socket == ps)
+					continue;
+				/* Every packet would cross the interconnect: say which
+				 * core near the NIC would do. */
+				int better = best_core_on(rt, ps);
+				char hint[96] = "; no core of the pool is on that node";
+				if (better >= 0)
+					snprintf(hint, sizeof(hint), "; core %d is on the port's node",
+						 better);
+				fprintf(stderr,
+					"sluice-dp: warning: cluster '%s' (stage '%s') runs on core %d "
+					"(NUMA %d) but port '%s' is on NUMA %d%s\n",
+					cl->name, cs->name, cl->core, rt->lcores[l].socket, p->conf->name,
+					ps, hint);
+			}
 		}
 	}
 }
