@@ -107,12 +107,18 @@ int sl_worker_main(void *arg)
 		 * acquire load is what it amounts to, inline. */
 		struct sl_core_work *w = __atomic_load_n(&lc->work, __ATOMIC_ACQUIRE);
 
-		if (w == NULL || w->n == 0) {
-			/* A core with no clusters idles off the CPU; going
+		if ((w == NULL || w->n == 0) && sources_on) {
+			/* A core with no clusters idles off the CPU (the one
+			 * syscall a worker makes, with nothing to do); going
 			 * offline keeps grace periods from waiting on it. */
 			urcu_qsbr_thread_offline();
 			usleep(200);
 			urcu_qsbr_thread_online();
+		} else if (w == NULL || w->n == 0) {
+			/* Parked by a graph load: stay awake to start the new
+			 * graph the moment it is published. */
+			rte_pause();
+			urcu_qsbr_quiescent_state();
 		} else {
 			for (unsigned c = 0; c < w->n; c++)
 				run_cluster(w->c[c], sources_on);
