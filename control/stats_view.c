@@ -166,21 +166,6 @@ void sl_view_refresh(struct sl_daemon *d)
 		sl_log(LOG_WARNING, "cannot map the dataplane's counters: %s", err);
 }
 
-static void derive(json_t *view)
-{
-	size_t i;
-	json_t *st;
-	json_array_foreach(json_object_get(view, "stages"), i, st)
-	{
-		double in = (double)json_integer_value(json_object_get(st, "in"));
-		double calls = (double)json_integer_value(json_object_get(st, "calls"));
-		double cyc = (double)json_integer_value(json_object_get(st, "cycles"));
-		double timed = (double)json_integer_value(json_object_get(st, "timed_packets"));
-		json_object_set_new(st, "pkts_per_call", json_real(calls > 0 ? in / calls : 0));
-		json_object_set_new(st, "cycles_per_pkt", json_real(timed > 0 ? cyc / timed : 0));
-	}
-}
-
 static json_t *raw_view(struct sl_daemon *d, char *err, size_t len)
 {
 	json_t *v = live_snapshot(d, err, len);
@@ -198,7 +183,7 @@ json_t *sl_view_counters(struct sl_daemon *d, char *err, size_t len)
 		return NULL;
 	if (d->baseline)
 		add_tables(v, d->baseline, -1, false);
-	derive(v);
+	sl_stats_json_derive(v);
 	json_object_set_new(v, "time", json_real(sl_now()));
 	json_object_set_new(v, "restarts", json_integer(d->restarts));
 	return v;

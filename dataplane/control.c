@@ -2,6 +2,11 @@
  * graph_load, shutdown) on the management thread. */
 #include "dataplane/control.h"
 
+#include <stdlib.h>
+#include <time.h>
+
+#include "control/graph_view.h"
+
 #include <errno.h>
 #include <poll.h>
 #include <stdio.h>
@@ -93,6 +98,98 @@ static json_t *cmd_graph_load(struct sl_dp_ctl *c, json_t *req)
 	return sl_proto_ok(id, r);
 }
 
+/* The running graph's mapping, cluster by cluster of its config. */
+static int *current_mapping(const struct sl_runtime *rt)
+{
+	int *m = calloc(rt->n_clusters ? rt->n_clusters : 1, sizeof(int));
+	for (unsigned i = 0; m && i < rt->n_clusters; i++)
+		m[i] = rt->clusters[i].core;
+	return m;
+}
+
+static double mono_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* Run alone, the dataplane answers the read-only commands sluiced serves,
+ * in the same shape, so sluicectl works against it directly. */
+static json_t *cmd_status(struct sl_dp_ctl *c, json_t *req)
+{
+	struct sl_runtime *rt = *c->rt;
+	json_t *r = json_object(), *dp = json_object(), *hello = json_object();
+	c->ops.hello(c->ops.ctx, hello);
+	int *m = current_mapping(rt);
+	json_object_set_new(r, "config", json_string(rt->cfg->file));
+	json_object_set_new(r, "name", json_string(rt->cfg->dp.name));
+	json_object_set_new(r, "uptime_s", json_real(0));
+	json_object_set_new(dp, "state", json_string("running (no sluiced)"));
+	json_object_set_new(dp, "pid", json_incref(json_object_get(hello, "pid")));
+	json_object_set_new(dp, "restarts", json_integer(0));
+	json_object_set_new(dp, "last_exit", json_string(""));
+	json_object_set_new(r, "dataplane", dp);
+	json_object_set_new(r, "cores", sl_pool_view(rt->cfg));
+	json_object_set_new(r, "clusters", sl_mapping_view(rt->cfg, m));
+	free(m);
+	json_decref(hello);
+	return sl_proto_ok(json_object_get(req, "id"), r);
+}
+
+static json_t *cmd_graph_show(struct sl_dp_ctl *c, json_t *req)
+{
+	json_t *reply = NULL;
+	bool dot = false;
+	if (sl_proto_get_bool(req, "dot", &dot, &reply) < 0)
+		return reply;
+	int *m = current_mapping(*c->rt);
+	json_t *r = sl_graph_view((*c->rt)->cfg, m, dot);
+	free(m);
+	return sl_proto_ok(json_object_get(req, "id"), r);
+}
+
+static json_t *cmd_map_show(struct sl_dp_ctl *c, json_t *req)
+{
+	int *m = current_mapping(*c->rt);
+	json_t *r = json_object();
+	json_object_set_new(r, "clusters", sl_mapping_view((*c->rt)->cfg, m));
+	json_object_set_new(r, "cores", sl_pool_view((*c->rt)->cfg));
+	free(m);
+	return sl_proto_ok(json_object_get(req, "id"), r);
+}
+
+static json_t *cmd_counters(struct sl_dp_ctl *c, json_t *req)
+{
+	json_t *reply = NULL, *id = json_object_get(req, "id");
+	const char *kind = "all";
+	bool reset = false;
+	char err[128];
+	if (sl_proto_get_str(req, "kind", false, &kind, &reply) < 0 ||
+	    sl_proto_get_bool(req, "reset", &reset, &reply) < 0)
+		return reply;
+	if (reset)
+		return sl_proto_error(id, "bad_field", "reset",
+				      "a dataplane without sluiced keeps no reset baseline");
+	if (strcmp(kind, "all") && strcmp(kind, "stages") && strcmp(kind, "connectors") &&
+	    strcmp(kind, "ports"))
+		return sl_proto_error(id, "bad_field", "kind",
+				      "'kind' must be all, stages, connectors or ports");
+	struct sl_stats_hdr *s = sl_stats_snapshot((*c->rt)->stats, err, sizeof(err));
+	if (!s)
+		return sl_proto_error(id, "internal", NULL, "%s", err);
+	json_t *v = sl_stats_to_json(s);
+	free(s);
+	sl_stats_json_derive(v);
+	json_object_set_new(v, "time", json_real(mono_now()));
+	json_object_set_new(v, "restarts", json_integer(0));
+	static const char *const kinds[] = {"stages", "connectors", "ports", NULL};
+	for (const char *const *k = kinds; *k; k++)
+		if (strcmp(kind, "all") && strcmp(kind, *k))
+			json_object_del(v, *k);
+	return sl_proto_ok(id, v);
+}
+
 static void on_line(void *ctx, char *line, size_t len)
 {
 	struct sl_dp_ctl *c = ctx;
@@ -119,6 +216,14 @@ static void on_line(void *ctx, char *line, size_t len)
 		reply = sl_proto_ok(id, r);
 	} else if (!strcmp(cmd, "map_set"))
 		reply = cmd_map_set(c, req);
+	else if (!strcmp(cmd, "status"))
+		reply = cmd_status(c, req);
+	else if (!strcmp(cmd, "graph_show"))
+		reply = cmd_graph_show(c, req);
+	else if (!strcmp(cmd, "map_show"))
+		reply = cmd_map_show(c, req);
+	else if (!strcmp(cmd, "counters"))
+		reply = cmd_counters(c, req);
 	else if (!strcmp(cmd, "graph_load"))
 		reply = cmd_graph_load(c, req);
 	else if (!strcmp(cmd, "shutdown")) {

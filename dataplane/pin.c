@@ -126,20 +126,22 @@ void sl_pin_check_numa(const struct sl_runtime *rt)
 		for (unsigned i = 0; i < cs->instances && ps >= 0; i++) {
 			const struct sl_cluster *cl = &rt->clusters[cs->cluster[i]];
 			for (unsigned l = 0; l < rt->n_lcores; l++) {
-				if ((int)rt->lcores[l].cpu != cl->core || rt->lcores[l].socket == ps)
+				if ((int)rt->lcores[l].cpu != cl->core ||
+				    rt->lcores[l].socket == ps)
 					continue;
 				/* Every packet would cross the interconnect: say which
 				 * core near the NIC would do. */
 				int better = best_core_on(rt, ps);
 				char hint[96] = "; no core of the pool is on that node";
 				if (better >= 0)
-					snprintf(hint, sizeof(hint), "; core %d is on the port's node",
-						 better);
-				fprintf(stderr,
-					"sluice-dp: warning: cluster '%s' (stage '%s') runs on core %d "
-					"(NUMA %d) but port '%s' is on NUMA %d%s\n",
-					cl->name, cs->name, cl->core, rt->lcores[l].socket, p->conf->name,
-					ps, hint);
+					snprintf(hint, sizeof(hint),
+						 "; core %d is on the port's node", better);
+				fprintf(
+				    stderr,
+				    "sluice-dp: warning: cluster '%s' (stage '%s') runs on core %d "
+				    "(NUMA %d) but port '%s' is on NUMA %d%s\n",
+				    cl->name, cs->name, cl->core, rt->lcores[l].socket,
+				    p->conf->name, ps, hint);
 			}
 		}
 	}

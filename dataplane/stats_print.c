@@ -187,3 +187,18 @@ json_t *sl_stats_to_json(const struct sl_stats_hdr *s)
 	json_object_set_new(root, "ports", ports);
 	return root;
 }
+
+void sl_stats_json_derive(json_t *view)
+{
+	size_t i;
+	json_t *st;
+	json_array_foreach(json_object_get(view, "stages"), i, st)
+	{
+		double in = (double)json_integer_value(json_object_get(st, "in"));
+		double calls = (double)json_integer_value(json_object_get(st, "calls"));
+		double cyc = (double)json_integer_value(json_object_get(st, "cycles"));
+		double timed = (double)json_integer_value(json_object_get(st, "timed_packets"));
+		json_object_set_new(st, "pkts_per_call", json_real(calls > 0 ? in / calls : 0));
+		json_object_set_new(st, "cycles_per_pkt", json_real(timed > 0 ? cyc / timed : 0));
+	}
+}

@@ -112,5 +112,8 @@ struct sl_stats_hdr *sl_stats_snapshot(const struct sl_stats_hdr *h, char *err, 
 void sl_stats_print(FILE *f, const struct sl_stats_hdr *s, const struct sl_stats_hdr *prev,
 		    double interval_s);
 json_t *sl_stats_to_json(const struct sl_stats_hdr *s);
+/* Add the derived per-stage figures (pkts_per_call, cycles_per_pkt) to a
+ * JSON view of the counters. */
+void sl_stats_json_derive(json_t *view);
 
 #endif
