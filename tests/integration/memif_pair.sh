@@ -36,9 +36,14 @@ run_dp -c "$TMP/b.yaml" --idle-exit 4 --stats-json "$TMP/b.json" > "$TMP/b.log" 
 b=$!
 for _ in $(seq 50); do [ -S "$sock" ] && break; sleep 0.1; done
 [ -S "$sock" ] || { cat "$TMP/b.log"; fail "memif server socket did not appear"; }
-run_dp -c "$TMP/a.yaml" --idle-exit 1 --stats-json "$TMP/a.json" > "$TMP/a.log" 2>&1 ||
-	{ cat "$TMP/a.log"; fail "sender exited non-zero"; }
+"$DP" -c "$TMP/a.yaml" --duration 30 --stats-json "$TMP/a.json" > "$TMP/a.log" 2>&1 &
+a=$!
+# The receiver stops first (idle once the trace is through). DPDK 22.11's
+# memif PMD can fault in an RX burst that races a peer's disconnect, so the
+# sender, which only transmits, stays up until the receiver is gone.
 wait $b || { cat "$TMP/b.log"; fail "receiver exited non-zero"; }
+kill -INT $a
+wait $a || { cat "$TMP/a.log"; fail "sender exited non-zero"; }
 $CHECK account "$TMP/a.json" 5000
 $CHECK account "$TMP/b.json" 5000
 $CHECK same "$TMP/in.pcap" "$TMP/out.pcap"
