@@ -123,9 +123,12 @@ int sl_worker_main(void *arg)
 			for (unsigned c = 0; c < w->n; c++)
 				run_cluster(w->c[c], sources_on);
 		}
-		lc->turns++;
-		if (++turns % QS_EVERY_TURNS == 0)
+		/* The drain watches `turns`; bumping it with the quiescent
+		 * state keeps a store off every other loop turn. */
+		if (++turns % QS_EVERY_TURNS == 0) {
+			lc->turns++;
 			urcu_qsbr_quiescent_state();
+		}
 	}
 	urcu_qsbr_unregister_thread();
 	return 0;

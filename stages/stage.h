@@ -222,8 +222,10 @@ static inline uint64_t sl_clock_burst_start(void)
 	 * loop that polls k sources per turn would otherwise time the same
 	 * source every time whenever k divides SL_CYCLE_SAMPLE. */
 	clk->timed = ((clk->bursts * 2654435761u) >> 28) < 16 / SL_CYCLE_SAMPLE;
+	if (likely(!clk->timed))
+		return 0;
 	clk->child = 0;
-	return clk->timed ? rte_rdtsc() : 0;
+	return rte_rdtsc();
 }
 
 static inline void sl_connector_push(struct sl_stage *st, struct sl_connector *conn,
