@@ -13,14 +13,6 @@
 
 #include "dataplane/runtime.h"
 
-static struct sl_lcore *lcore_for(struct sl_runtime *rt, int core)
-{
-	for (unsigned i = 0; i < rt->n_lcores; i++)
-		if ((int)rt->lcores[i].cpu == core)
-			return &rt->lcores[i];
-	return NULL;
-}
-
 /* A copy of w without cl (add == false) or with cl appended (add == true). */
 static struct sl_core_work *work_edit(const struct sl_core_work *w, struct sl_cluster *cl, bool add,
 				      int socket)
@@ -51,7 +43,7 @@ int sl_runtime_move_cluster(struct sl_runtime *rt, const char *name, int core, u
 		snprintf(err, len, "no cluster named '%s'", name);
 		return -1;
 	}
-	struct sl_lcore *to = lcore_for(rt, core);
+	struct sl_lcore *to = sl_runtime_lcore(rt, core);
 	if (!to) {
 		char pool[256] = "";
 		for (unsigned i = 0; i < rt->n_lcores; i++)
@@ -61,7 +53,7 @@ int sl_runtime_move_cluster(struct sl_runtime *rt, const char *name, int core, u
 		snprintf(err, len, "core %d is not in the core pool [%s]", core, pool);
 		return -1;
 	}
-	struct sl_lcore *from = lcore_for(rt, cl->core);
+	struct sl_lcore *from = sl_runtime_lcore(rt, cl->core);
 	if (from == to)
 		return 0;
 	struct sl_core_work *old_from = from->work, *old_to = to->work;

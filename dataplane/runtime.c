@@ -63,7 +63,7 @@ unsigned sl_runtime_count_instances(const struct sl_config *cfg)
 	return n;
 }
 
-static struct sl_lcore *lcore_of_core(struct sl_runtime *rt, int core)
+struct sl_lcore *sl_runtime_lcore(struct sl_runtime *rt, int core)
 {
 	for (unsigned i = 0; i < rt->n_lcores; i++)
 		if ((int)rt->lcores[i].cpu == core)
@@ -192,7 +192,7 @@ static int create_instance(struct sl_runtime *rt, struct sl_runtime *old, unsign
 	const struct sl_conf_stage *cs = &rt->cfg->stages[si];
 	const struct sl_stage_type *t = cs->type;
 	struct sl_cluster *cl = &rt->clusters[cs->cluster[ii]];
-	struct sl_lcore *lc = lcore_of_core(rt, cl->core);
+	struct sl_lcore *lc = sl_runtime_lcore(rt, cl->core);
 	int socket = lc ? lc->socket : SOCKET_ID_ANY;
 	struct sl_stats_stage *old_desc = NULL;
 	struct sl_stage *kept = take_old_instance(rt, old, cs, ii, &old_desc);
@@ -267,7 +267,7 @@ static int create_connector(struct sl_runtime *rt, unsigned ci, const struct con
 	struct sl_connector *c = &rt->conns[ci];
 	struct sl_stats_conn *desc = &sl_stats_conns(rt->stats)[ci];
 	int to_cluster = cfg->stages[k->ts].cluster[k->ti];
-	struct sl_lcore *lc = lcore_of_core(rt, rt->clusters[to_cluster].core);
+	struct sl_lcore *lc = sl_runtime_lcore(rt, rt->clusters[to_cluster].core);
 	char rname[RTE_RING_NAMESIZE];
 
 	snprintf(rname, sizeof(rname), "sl%u_c%u", generation, ci);
@@ -344,7 +344,7 @@ static int build_clusters_sources(struct sl_runtime *rt, struct conn_key *keys, 
 				     cfg->stages[s].cluster[i] == (int)c;
 		for (unsigned k = 0; k < rt->n_conns; k++)
 			n += cfg->stages[keys[k].ts].cluster[keys[k].ti] == (int)c;
-		struct sl_lcore *lc = lcore_of_core(rt, cl->core);
+		struct sl_lcore *lc = sl_runtime_lcore(rt, cl->core);
 		cl->src = rte_zmalloc_socket("sl_src", (n ? n : 1) * sizeof(*cl->src),
 					     RTE_CACHE_LINE_SIZE, lc ? lc->socket : SOCKET_ID_ANY);
 		if (!cl->src) {

@@ -76,6 +76,9 @@ struct sl_runtime {
 	unsigned kept; /* instances taken over from the previous graph */
 };
 
+/* The worker lcore pinned to CPU `core`, or NULL if it is not in the pool. */
+struct sl_lcore *sl_runtime_lcore(struct sl_runtime *rt, int core);
+
 /* Count the connectors the config needs (for sizing the stats segment). */
 unsigned sl_runtime_count_connectors(const struct sl_config *cfg);
 unsigned sl_runtime_count_instances(const struct sl_config *cfg);
