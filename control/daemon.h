@@ -73,7 +73,6 @@ struct sl_daemon {
 	int shutdown_client;
 	uint64_t shutdown_gen;
 	json_t *shutdown_id;
-	uint64_t next_internal_id;
 	struct sl_pending pending[SL_MAX_PENDING];
 
 	/* counters */

@@ -25,7 +25,6 @@ struct sl_lineconn {
 	bool discarding; /* inside an oversized line */
 	char *out;
 	size_t out_len, out_off;
-	bool closing; /* close once out is flushed */
 };
 
 void sl_lineconn_init(struct sl_lineconn *c, int fd);

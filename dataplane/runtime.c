@@ -143,9 +143,7 @@ static int init_instance(struct sl_runtime *rt, const struct sl_conf_stage *cs, 
 	    .socket = socket,
 	    .port = cs->port >= 0 ? &rt->ports[cs->port] : NULL,
 	    .queue = (uint16_t)(cs->queue_base + ii),
-	    .burst = (uint16_t)rt->cfg->dp.burst,
 	    .tx_retries = (uint16_t)rt->cfg->dp.tx_retries,
-	    .n_targets = cs->n_outputs,
 	};
 	char msg[256] = "";
 	if (cs->type->init(st, &env, msg, sizeof(msg)) < 0) {

@@ -106,9 +106,7 @@ struct sl_stage_env {
 	int socket;	      /* NUMA node of the core the cluster is mapped to */
 	struct sl_port *port; /* port_rx / port_tx: the opened port */
 	uint16_t queue;	      /* port_rx / port_tx: this instance's queue */
-	uint16_t burst;	      /* dataplane burst size */
 	uint16_t tx_retries;  /* port_tx: bounded retries before counting a drop */
-	uint16_t n_targets;   /* stages with dynamic outputs: how many */
 };
 
 struct sl_stage_type;
