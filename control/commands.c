@@ -99,6 +99,15 @@ static json_t *cmd_graph_load(struct sl_daemon *d, unsigned idx, json_t *req)
 	char abs[PATH_MAX];
 	if (!realpath(path, abs))
 		snprintf(abs, sizeof(abs), "%s", path);
+	/* The dataplane takes the config's text, never a path. */
+	char *text;
+	size_t text_len;
+	struct sl_err ferr;
+	if (sl_config_read_file(abs, &text, &text_len, &ferr) < 0)
+		return sl_proto_error(id, "invalid_config", "path", "%s", ferr.msg);
+	json_object_set_new(req, "config", json_stringn(text, text_len));
+	json_object_set_new(req, "name", json_string(abs));
+	free(text);
 	return sl_sup_forward(d, idx, req, abs, 0, &reply) < 0 ? reply : NULL;
 }
 

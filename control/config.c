@@ -9,6 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "control/yaml_tree.h"
 
@@ -982,8 +985,82 @@ void sl_config_free(struct sl_config *c)
 	free(c);
 }
 
+int sl_config_read_file(const char *path, char **buf, size_t *len, struct sl_err *err)
+{
+	struct sl_loc top = {path, 1, 1};
+	struct stat st;
+	/* O_NONBLOCK: opening a FIFO must not wait for a writer. */
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+	if (fd < 0)
+		return sl_errf(err, &top, "cannot open: %s", strerror(errno));
+	if (fstat(fd, &st) != 0) {
+		close(fd);
+		return sl_errf(err, &top, "cannot stat: %s", strerror(errno));
+	}
+	if (!S_ISREG(st.st_mode)) {
+		close(fd);
+		return sl_errf(err, &top, "not a regular file (%s)",
+			       S_ISDIR(st.st_mode)	? "a directory"
+			       : S_ISFIFO(st.st_mode) ? "a FIFO"
+			       : S_ISCHR(st.st_mode)  ? "a character device"
+			       : S_ISSOCK(st.st_mode) ? "a socket"
+						      : "not a file");
+	}
+	if ((uint64_t)st.st_size > SL_CONFIG_MAX_BYTES) {
+		close(fd);
+		return sl_errf(err, &top, "config is %lld bytes, more than the %u allowed",
+			       (long long)st.st_size, SL_CONFIG_MAX_BYTES);
+	}
+	/* Read one byte past the cap: a file that grows while read is caught. */
+	char *b = malloc(SL_CONFIG_MAX_BYTES + 2);
+	size_t n = 0;
+	if (!b) {
+		close(fd);
+		return sl_errf(err, &top, "out of memory");
+	}
+	for (;;) {
+		ssize_t r = read(fd, b + n, SL_CONFIG_MAX_BYTES + 1 - n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			int e = errno;
+			free(b);
+			close(fd);
+			return sl_errf(err, &top, "cannot read: %s", strerror(e));
+		}
+		if (r == 0)
+			break;
+		n += (size_t)r;
+		if (n > SL_CONFIG_MAX_BYTES) {
+			free(b);
+			close(fd);
+			return sl_errf(err, &top, "config is more than the %u bytes allowed",
+				       SL_CONFIG_MAX_BYTES);
+		}
+	}
+	close(fd);
+	b[n] = '\0';
+	*buf = b;
+	*len = n;
+	return 0;
+}
+
 int sl_config_load(const char *path, struct sl_config **out, struct sl_err *err)
 {
+	char *buf;
+	size_t len;
+	if (sl_config_read_file(path, &buf, &len, err) < 0)
+		return -1;
+	int rc = sl_config_load_buffer(buf, len, path, NULL, out, err);
+	free(buf);
+	return rc;
+}
+
+int sl_config_load_buffer(const char *buf, size_t len, const char *path,
+			  const struct sl_config_policy *policy, struct sl_config **out,
+			  struct sl_err *err)
+{
+	(void)policy;
 	static const char *const top_keys[] = {"ports",	  "graph",     "clusters",
 					       "mapping", "dataplane", NULL};
 	struct sl_config *c = calloc(1, sizeof(*c));
@@ -991,7 +1068,7 @@ int sl_config_load(const char *path, struct sl_config **out, struct sl_err *err)
 	int rc = -1;
 
 	c->file = strdup(path);
-	struct sl_ynode *root = sl_yaml_load(path, c->file, err);
+	struct sl_ynode *root = sl_yaml_load(buf, len, c->file, err);
 	if (!root)
 		goto out;
 	L.root = root;

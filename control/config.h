@@ -19,6 +19,20 @@ struct sl_err {
 	char msg[512];
 };
 
+/* A config is at most this many bytes; bigger ones are refused unread. */
+#define SL_CONFIG_MAX_BYTES (256u * 1024)
+
+/* Who a config came from. A config from the control socket is untrusted:
+ * every file a vdev argument names (rx_pcap, tx_pcap, path, ...) must lie in
+ * one of file_dirs (the operator's list from the config sluiced was started
+ * with), and its own dataplane.file_dirs may only narrow that list. A config
+ * named on a command line by root is trusted. */
+struct sl_config_policy {
+	bool untrusted;
+	char *const *file_dirs;
+	unsigned n_file_dirs;
+};
+
 /* Format an error at loc into err; always returns -1. */
 int sl_errf(struct sl_err *err, const struct sl_loc *loc, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -80,6 +94,8 @@ struct sl_conf_dataplane {
 	uint64_t mbufs; /* 0: computed */
 	uint64_t tx_retries;
 	bool ring_drop; /* ring_full: drop (else backpressure) */
+	char **file_dirs; /* where vdev file arguments may point (socket loads) */
+	unsigned n_file_dirs;
 	struct sl_loc loc;
 };
 
@@ -108,9 +124,23 @@ struct sl_conf_edge {
 unsigned sl_config_expand_link(const struct sl_config *c, const struct sl_conf_link *l,
 			       struct sl_conf_edge *e);
 
-/* Load and validate path. On error returns -1 with err->msg set and *out
- * untouched. */
+/* Load and validate the config file at path (a regular file of at most
+ * SL_CONFIG_MAX_BYTES), trusted. On error returns -1 with err->msg set and
+ * *out untouched. */
 int sl_config_load(const char *path, struct sl_config **out, struct sl_err *err);
+
+/* Load and validate a config from memory: buf holds len bytes (not
+ * NUL-terminated necessarily). name is the file name errors and c->file carry
+ * (the client's, for a config sent over the socket). policy may be NULL
+ * (trusted). */
+int sl_config_load_buffer(const char *buf, size_t len, const char *name,
+			  const struct sl_config_policy *policy, struct sl_config **out,
+			  struct sl_err *err);
+
+/* Read a config file into a malloc'd buffer: regular files only, at most
+ * SL_CONFIG_MAX_BYTES, never blocking on a FIFO or device. Returns 0, or -1
+ * with err->msg naming the file and the reason. */
+int sl_config_read_file(const char *path, char **buf, size_t *len, struct sl_err *err);
 void sl_config_free(struct sl_config *c);
 
 int sl_config_find_stage(const struct sl_config *c, const char *name);

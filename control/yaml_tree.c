@@ -183,7 +183,7 @@ static struct sl_ynode *parse_node(struct builder *b, struct fy_event *e)
 	}
 }
 
-struct sl_ynode *sl_yaml_load(const char *path, const char *file, struct sl_err *err)
+struct sl_ynode *sl_yaml_load(const char *buf, size_t len, const char *file, struct sl_err *err)
 {
 	struct fy_diag_cfg dcfg;
 	fy_diag_cfg_default(&dcfg);
@@ -207,13 +207,7 @@ struct sl_ynode *sl_yaml_load(const char *path, const char *file, struct sl_err 
 		fy_diag_unref(diag);
 		return NULL;
 	}
-	FILE *probe = fopen(path, "r");
-	if (!probe) {
-		sl_errf(err, &top, "cannot open: %s", strerror(errno));
-		goto out;
-	}
-	fclose(probe);
-	if (fy_parser_set_input_file(b.fyp, path) != 0) {
+	if (fy_parser_set_string(b.fyp, buf, len) != 0) {
 		sl_errf(err, &top, "cannot read config");
 		goto out;
 	}

@@ -21,8 +21,8 @@ struct sl_ynode {
 	struct sl_ynode **items; /* map values or sequence items */
 };
 
-/* Parse path into a tree. file is kept by pointer in every loc. */
-struct sl_ynode *sl_yaml_load(const char *path, const char *file, struct sl_err *err);
+/* Parse len bytes of buf into a tree. file is kept by pointer in every loc. */
+struct sl_ynode *sl_yaml_load(const char *buf, size_t len, const char *file, struct sl_err *err);
 void sl_yaml_free(struct sl_ynode *n);
 
 /* Value of key in map n, or NULL. */

@@ -85,15 +85,22 @@ static json_t *cmd_map_set(struct sl_dp_ctl *c, json_t *req)
 static json_t *cmd_graph_load(struct sl_dp_ctl *c, json_t *req)
 {
 	json_t *id = json_object_get(req, "id"), *reply = NULL;
-	const char *path = NULL;
-	if (sl_proto_get_str(req, "path", true, &path, &reply) < 0)
+	const char *name = "config";
+	json_t *text = json_object_get(req, "config");
+	if (sl_proto_get_str(req, "name", false, &name, &reply) < 0)
 		return reply;
+	if (!text)
+		return sl_proto_error(id, "missing_field", "config",
+				      "'config' (the config's text) is required");
+	if (!json_is_string(text))
+		return sl_proto_error(id, "bad_field", "config", "'config' must be a string");
 	const char *code = "internal";
 	char err[600];
 	json_t *r = json_object();
-	if (c->ops.graph_load(c->ops.ctx, path, r, &code, err, sizeof(err)) < 0) {
+	if (c->ops.graph_load(c->ops.ctx, json_string_value(text), json_string_length(text), name,
+			      r, &code, err, sizeof(err)) < 0) {
 		json_decref(r);
-		return sl_proto_error(id, code, "path", "%s", err);
+		return sl_proto_error(id, code, "config", "%s", err);
 	}
 	return sl_proto_ok(id, r);
 }

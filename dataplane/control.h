@@ -19,9 +19,10 @@ struct sl_dp_ops {
 	void *ctx;
 	/* Fill result with who this dataplane is. */
 	void (*hello)(void *ctx, json_t *result);
-	/* Replace the running graph; on error return -1 with code and err. */
-	int (*graph_load)(void *ctx, const char *path, json_t *result, const char **code, char *err,
-			  size_t len);
+	/* Replace the running graph with config text (name: the file name
+	 * its errors carry); on error return -1 with code and err. */
+	int (*graph_load)(void *ctx, const char *text, size_t text_len, const char *name,
+			  json_t *result, const char **code, char *err, size_t len);
 	void (*shutdown)(void *ctx);
 };
 

@@ -24,11 +24,12 @@ struct sl_dp {
 struct sl_stats_hdr *sl_dp_stats_create(struct sl_dp *dp, const struct sl_config *cfg, char *err,
 					size_t len);
 
-/* Replace the running graph with the config at path (reload.c). Traffic
+/* Replace the running graph with the config text (len bytes; name is the
+ * file name its errors carry) (reload.c). Traffic
  * pauses while the old graph drains; unchanged stages keep their state and
  * counters. On a refused config nothing changes. Fills result with the pause
  * and what was kept. */
-int sl_dp_graph_load(struct sl_dp *dp, const char *path, json_t *result, const char **code,
-		     char *err, size_t len);
+int sl_dp_graph_load(struct sl_dp *dp, const char *text, size_t text_len, const char *name,
+		     json_t *result, const char **code, char *err, size_t len);
 
 #endif

@@ -413,10 +413,10 @@ static void ctl_hello(void *ctx, json_t *r)
 	json_object_set_new(r, "mapping", map);
 }
 
-static int ctl_graph_load(void *ctx, const char *path, json_t *result, const char **code, char *err,
-			  size_t len)
+static int ctl_graph_load(void *ctx, const char *text, size_t text_len, const char *name,
+			  json_t *result, const char **code, char *err, size_t len)
 {
-	return sl_dp_graph_load(ctx, path, result, code, err, len);
+	return sl_dp_graph_load(ctx, text, text_len, name, result, code, err, len);
 }
 
 static void ctl_shutdown(void *ctx)

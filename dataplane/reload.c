@@ -61,13 +61,13 @@ static uint64_t now_ns(void)
 	return rte_get_timer_cycles() * 1000000000ull / rte_get_timer_hz();
 }
 
-int sl_dp_graph_load(struct sl_dp *dp, const char *path, json_t *result, const char **code,
-		     char *err, size_t len)
+int sl_dp_graph_load(struct sl_dp *dp, const char *text, size_t text_len, const char *name,
+		     json_t *result, const char **code, char *err, size_t len)
 {
 	struct sl_config *nc = NULL;
 	struct sl_err ce;
 
-	if (sl_config_load(path, &nc, &ce) < 0) {
+	if (sl_config_load_buffer(text, text_len, name, NULL, &nc, &ce) < 0) {
 		*code = "invalid_config";
 		snprintf(err, len, "%s", ce.msg);
 		return -1;
