@@ -57,7 +57,7 @@ bad cores "needs_restart (path): dataplane.name and dataplane.cores cannot chang
 mk unknownkey 's/^graph:/graph:\n  colour: blue/'
 bad unknownkey "invalid_config (path): $TMP/unknownkey.yaml:8:3: unknown key 'colour' in graph (expected one of: stages, connectors)"
 mk nodev 's|devargs: "net_null1"|devargs: "net_pcap7,rx_pcap=/nonexistent/x.pcap"|'
-bad nodev "invalid_config (path): port 'out0': cannot add device \"net_pcap7,rx_pcap=/nonexistent/x.pcap\""
+bad nodev "invalid_config (config): port 'out0': cannot add device \"net_pcap7,rx_pcap=/nonexistent/x.pcap\""
 mk noinput 's/    fwd:   { type: pass }/    fwd:   { type: pass }\n    lone:  { type: pass }/'
 bad noinput "invalid_config (path): $TMP/noinput.yaml:12:5: stage 'lone' has no input connector"
 
