@@ -11,6 +11,10 @@
 
 struct sl_dp {
 	struct sl_config *cfg;
+	/* The running config's exact text: hello hands it to an attaching
+	 * sluiced, which keeps it as the last good config. */
+	char *cfg_text;
+	size_t cfg_text_len;
 	struct sl_runtime *rt;
 	struct rte_mempool *mp;
 	struct sl_lcore lcores[SL_MAX_LCORES];

@@ -47,7 +47,10 @@ static void usage(FILE *f)
 	       "--file-prefix from `dataplane: { name: ... }` (default \"sluice\").\n"
 	       "\n"
 	       "options:\n"
-	       "  -c, --config FILE        pipeline config (YAML)\n"
+	       "  -c, --config FILE        pipeline config (YAML; a regular file)\n"
+	       "      --config-name NAME   the file name errors and status give for FILE\n"
+	       "                           (sluiced runs its private copy of a config under\n"
+	       "                           the operator's name for it)\n"
 	       "      --check              validate FILE, print a summary and exit\n"
 	       "  -d, --duration S         stop after S seconds (default: until SIGINT/SIGTERM)\n"
 	       "      --idle-exit S        stop once no port has received a packet for S seconds\n"
@@ -74,6 +77,7 @@ static void usage(FILE *f)
 
 struct options {
 	const char *config;
+	const char *config_name;
 	const char *read_stats;
 	const char *stats_json;
 	double duration, interval, idle_exit, watch;
@@ -108,10 +112,12 @@ static int parse_options(int argc, char **argv, struct options *o)
 		O_IDLE,
 		O_SJSON,
 		O_CFD,
-		O_CSOCK
+		O_CSOCK,
+		O_CNAME
 	};
 	static const struct option longopts[] = {
 	    {"config", required_argument, NULL, 'c'},
+	    {"config-name", required_argument, NULL, O_CNAME},
 	    {"check", no_argument, NULL, O_CHECK},
 	    {"duration", required_argument, NULL, 'd'},
 	    {"idle-exit", required_argument, NULL, O_IDLE},
@@ -134,6 +140,9 @@ static int parse_options(int argc, char **argv, struct options *o)
 		switch (c) {
 		case 'c':
 			o->config = optarg;
+			break;
+		case O_CNAME:
+			o->config_name = optarg;
 			break;
 		case O_CHECK:
 			o->check = 1;
@@ -400,6 +409,7 @@ static void ctl_hello(void *ctx, json_t *r)
 	json_object_set_new(r, "pid", json_integer(getpid()));
 	json_object_set_new(r, "name", json_string(d->cfg->dp.name));
 	json_object_set_new(r, "config", json_string(d->cfg->file));
+	json_object_set_new(r, "config_text", json_stringn(d->cfg_text, d->cfg_text_len));
 	json_object_set_new(r, "graph_loads", json_integer((json_int_t)d->graph_loads));
 	json_object_set_new(r, "state", json_integer(sl_dp_state));
 	json_t *cores = json_array();
@@ -441,13 +451,18 @@ int main(int argc, char **argv)
 	if (o.read_stats)
 		return read_stats_main(&o);
 
-	if (sl_config_load(o.config, &dp.cfg, &cerr) < 0) {
+	if (sl_config_read_file(o.config, &dp.cfg_text, &dp.cfg_text_len, &cerr) < 0 ||
+	    sl_config_load_buffer(dp.cfg_text, dp.cfg_text_len,
+				  o.config_name ? o.config_name : o.config, NULL, &dp.cfg,
+				  &cerr) < 0) {
 		fprintf(stderr, "%s\n", cerr.msg);
+		free(dp.cfg_text);
 		return 1;
 	}
 	if (o.check) {
 		print_summary(dp.cfg, stdout);
 		sl_config_free(dp.cfg);
+		free(dp.cfg_text);
 		return 0;
 	}
 	struct sl_runtime *rt = calloc(1, sizeof(*rt));
@@ -606,5 +621,6 @@ out_eal:
 	rte_eal_cleanup();
 out_cfg:
 	sl_config_free(dp.cfg);
+	free(dp.cfg_text);
 	return rc;
 }

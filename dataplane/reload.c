@@ -4,6 +4,7 @@
  * empty cluster lists (RCU), the new graph is built (taking over unchanged
  * ports, stage state and counters), and workers get the new lists. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -142,6 +143,14 @@ int sl_dp_graph_load(struct sl_dp *dp, const char *text, size_t text_len, const 
 	sl_stats_retire(old_stats);
 	sl_config_free(old_cfg);
 	dp->cfg = nc;
+	char *copy = malloc(text_len + 1);
+	if (copy) {
+		memcpy(copy, text, text_len);
+		copy[text_len] = '\0';
+		free(dp->cfg_text);
+		dp->cfg_text = copy;
+		dp->cfg_text_len = text_len;
+	}
 	dp->graph_loads++;
 
 	json_object_set_new(result, "pause_us", json_real((double)(t1 - t0) / 1000.0));
