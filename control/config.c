@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "control/devargs.h"
 #include "control/yaml_tree.h"
 
 #define MAX_CORES 1024
@@ -96,6 +97,7 @@ unsigned sl_cpu_default_pool(unsigned *cores, unsigned max)
 struct loader {
 	struct sl_config *c;
 	struct sl_err *err;
+	const struct sl_config_policy *policy; /* NULL: trusted */
 	const struct sl_ynode *root;
 };
 
@@ -155,19 +157,33 @@ static int check_name(struct loader *L, const struct sl_ynode *key, const char *
 	return 0;
 }
 
+/* Integers are YAML 1.2 decimal: digits only, so 010 is ten. Hex, octal,
+ * signs, quoted or block scalars are refused rather than guessed at. */
 static int parse_uint(struct loader *L, const struct sl_ynode *n, const char *key, uint64_t min,
 		      uint64_t max, uint64_t *out)
 {
 	if (n->kind != SL_Y_SCALAR)
 		return sl_errf(L->err, &n->loc, "'%s' must be an integer, not %s", key,
 			       sl_yaml_kind_name(n->kind));
-	char *end;
-	errno = 0;
-	unsigned long long v = strtoull(n->str, &end, 0);
-	if (!isdigit((unsigned char)n->str[0]) || *end || errno)
-		return sl_errf(L->err, &n->loc, "'%s' must be an integer, got '%s'", key, n->str);
-	if (v < min || v > max)
-		return sl_errf(L->err, &n->loc, "'%s' is %llu, expected %llu to %llu", key, v,
+	if (n->quoted || n->block)
+		return sl_errf(L->err, &n->loc, "'%s' must be an integer, not a quoted string",
+			       key);
+	const char *s = n->str;
+	uint64_t v = 0;
+	bool big = false;
+	if (!*s)
+		return sl_errf(L->err, &n->loc, "'%s' must be an integer, got nothing", key);
+	for (; *s; s++) {
+		if (!isdigit((unsigned char)*s))
+			return sl_errf(L->err, &n->loc,
+				       "'%s' must be a decimal integer, got '%.40s'", key, n->str);
+		if (v > (UINT64_MAX - 9) / 10)
+			big = true;
+		else
+			v = v * 10 + (uint64_t)(*s - '0');
+	}
+	if (big || v < min || v > max)
+		return sl_errf(L->err, &n->loc, "'%s' is %.40s, expected %llu to %llu", key, n->str,
 			       (unsigned long long)min, (unsigned long long)max);
 	*out = v;
 	return 0;
@@ -200,12 +216,49 @@ static int parse_str(struct loader *L, const struct sl_ynode *n, const char *key
 	return *out ? 0 : sl_errf(L->err, &n->loc, "out of memory");
 }
 
+static uint32_t name_hash(const char *s)
+{
+	uint32_t h = 2166136261u; /* FNV-1a */
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 16777619u;
+	return h;
+}
+
+/* Index the stage names loaded so far (names are unique: YAML keys). */
+static int index_stages(struct sl_config *c)
+{
+	unsigned size = 16;
+	while (size < 2 * c->n_stages)
+		size <<= 1;
+	c->stage_index = malloc(size * sizeof(int));
+	if (!c->stage_index)
+		return -1;
+	c->stage_index_size = size;
+	for (unsigned i = 0; i < size; i++)
+		c->stage_index[i] = -1;
+	for (unsigned i = 0; i < c->n_stages; i++) {
+		uint32_t h = name_hash(c->stages[i].name) & (size - 1);
+		while (c->stage_index[h] >= 0)
+			h = (h + 1) & (size - 1);
+		c->stage_index[h] = (int)i;
+	}
+	return 0;
+}
+
 int sl_config_find_stage(const struct sl_config *c, const char *name)
 {
-	for (unsigned i = 0; i < c->n_stages; i++)
-		if (!strcmp(c->stages[i].name, name))
-			return (int)i;
-	return -1;
+	if (!c->stage_index) {
+		for (unsigned i = 0; i < c->n_stages; i++)
+			if (!strcmp(c->stages[i].name, name))
+				return (int)i;
+		return -1;
+	}
+	uint32_t mask = c->stage_index_size - 1;
+	for (uint32_t h = name_hash(name) & mask;; h = (h + 1) & mask) {
+		int i = c->stage_index[h];
+		if (i < 0 || !strcmp(c->stages[i].name, name))
+			return i;
+	}
 }
 
 bool sl_config_stage_equal(const struct sl_conf_stage *a, const struct sl_conf_stage *b)
@@ -285,6 +338,9 @@ static int load_ports(struct loader *L, const struct sl_ynode *n)
 
 	if (expect_kind(L, n, SL_Y_MAP, "'ports'") < 0)
 		return -1;
+	if (n->n > SL_MAX_PORTS)
+		return sl_errf(L->err, &n->loc, "'ports' holds %zu ports; at most %d are allowed",
+			       n->n, SL_MAX_PORTS);
 	c->ports = calloc(n->n ? n->n : 1, sizeof(*c->ports));
 	for (size_t i = 0; i < n->n; i++) {
 		const struct sl_ynode *k = n->keys[i], *v = n->items[i];
@@ -327,12 +383,36 @@ static int load_ports(struct loader *L, const struct sl_ynode *n)
 				return sl_errf(L->err, &sl_yaml_get(v, "iface")->loc,
 					       "'iface' is for af_xdp ports; driver dpdk takes "
 					       "'devargs'");
-			for (unsigned j = 0; j + 1 < c->n_ports; j++)
-				if (c->ports[j].devargs && !strcmp(c->ports[j].devargs, p->devargs))
-					return sl_errf(L->err, &sl_yaml_get(v, "devargs")->loc,
+			const struct sl_ynode *dn = sl_yaml_get(v, "devargs");
+			const struct sl_config_policy *pol = L->policy;
+			char msg[400];
+			size_t off = 0;
+			if (sl_devargs_check(
+				p->devargs, pol && pol->untrusted, pol ? pol->file_dirs : NULL,
+				pol ? pol->n_file_dirs : 0, msg, sizeof(msg), &off) < 0) {
+				struct sl_loc loc = dn->loc;
+				if (!dn->block)
+					loc.col += (int)off + (dn->quoted ? 1 : 0);
+				return sl_errf(L->err, &loc, "port '%s': %s", k->str, msg);
+			}
+			/* One device, one port: EAL knows a device by its name. */
+			char dname[128], oname[128];
+			sl_devargs_name(p->devargs, dname, sizeof(dname));
+			for (unsigned j = 0; j + 1 < c->n_ports; j++) {
+				if (!c->ports[j].devargs)
+					continue;
+				sl_devargs_name(c->ports[j].devargs, oname, sizeof(oname));
+				if (!strcmp(c->ports[j].devargs, p->devargs))
+					return sl_errf(L->err, &dn->loc,
 						       "port '%s' uses the same devargs as port "
 						       "'%s'",
 						       k->str, c->ports[j].name);
+				if (!strcmp(oname, dname))
+					return sl_errf(L->err, &dn->loc,
+						       "port '%s' names device '%s', which port "
+						       "'%s' already uses",
+						       k->str, dname, c->ports[j].name);
+			}
 		} else if (!strcmp(p->driver, "af_xdp")) {
 			return sl_errf(L->err, &d->loc,
 				       "port '%s': driver 'af_xdp' is not available in this build "
@@ -497,10 +577,9 @@ static char *trim(char *s)
 static int add_link(struct loader *L, int from, int from_port, int to, struct sl_loc loc)
 {
 	struct sl_config *c = L->c;
-	for (unsigned i = 0; i < c->n_links; i++) {
-		struct sl_conf_link *l = &c->links[i];
-		if (l->from != from || l->from_port != from_port)
-			continue;
+	int *slot = &c->out_link[(size_t)from * SL_STAGE_MAX_OUTPUTS + (size_t)from_port];
+	if (*slot >= 0) {
+		const struct sl_conf_link *l = &c->links[*slot];
 		char pb[SL_LABEL_MAX];
 		const char *pn =
 		    sl_stage_output_name(c->stages[from].type, from_port, pb, sizeof(pb));
@@ -514,11 +593,15 @@ static int add_link(struct loader *L, int from, int from_port, int to, struct sl
 			       c->stages[from].name, pn, c->stages[l->to].name, l->loc.line,
 			       l->loc.col);
 	}
-	struct sl_conf_link *nl = realloc(c->links, (c->n_links + 1) * sizeof(*nl));
-	if (!nl)
-		return sl_errf(L->err, &loc, "out of memory");
-	c->links = nl;
-	nl[c->n_links++] =
+	if ((c->n_links & (c->n_links - 1)) == 0) { /* grow at powers of two */
+		struct sl_conf_link *nl =
+		    realloc(c->links, (c->n_links ? 2 * c->n_links : 1) * sizeof(*nl));
+		if (!nl)
+			return sl_errf(L->err, &loc, "out of memory");
+		c->links = nl;
+	}
+	*slot = (int)c->n_links;
+	c->links[c->n_links++] =
 	    (struct sl_conf_link){(uint16_t)from, (uint16_t)from_port, (uint16_t)to, loc};
 	return 0;
 }
@@ -618,24 +701,86 @@ static int load_chain(struct loader *L, const struct sl_ynode *n)
 	return rc;
 }
 
-/* Depth-first search for a cycle; state: 0 new, 1 on stack, 2 done. */
-static int find_cycle(struct loader *L, unsigned s, unsigned char *state)
+/* Edges of a small directed graph in compressed rows, with the connector
+ * each edge came from, for cycle checks. */
+struct digraph {
+	unsigned n;
+	unsigned *first; /* n + 1 offsets into to/link */
+	unsigned *to, *link;
+};
+
+static void digraph_free(struct digraph *g)
 {
-	struct sl_config *c = L->c;
-	state[s] = 1;
-	for (unsigned i = 0; i < c->n_links; i++) {
-		struct sl_conf_link *l = &c->links[i];
-		if (l->from != s)
-			continue;
-		if (state[l->to] == 1)
-			return sl_errf(L->err, &l->loc,
-				       "connector %s -> %s closes a cycle; the graph must be "
-				       "acyclic",
-				       c->stages[s].name, c->stages[l->to].name);
-		if (state[l->to] == 0 && find_cycle(L, l->to, state) < 0)
-			return -1;
+	free(g->first);
+	free(g->to);
+	free(g->link);
+}
+
+/* Find a cycle by iterative depth-first search (no recursion, so no limit
+ * on chain length). Returns -1 and the index of the edge that closes the
+ * cycle in *closing, or 0 when acyclic. */
+static int find_cycle(const struct digraph *g, unsigned *closing)
+{
+	unsigned char *state = calloc(g->n ? g->n : 1, 1); /* 0 new, 1 on path, 2 done */
+	unsigned *stack = malloc((g->n ? g->n : 1) * sizeof(unsigned));
+	unsigned *next = malloc((g->n ? g->n : 1) * sizeof(unsigned));
+	int rc = 0;
+	if (!state || !stack || !next) {
+		rc = -2;
+		goto out;
 	}
-	state[s] = 2;
+	for (unsigned root = 0; root < g->n && rc == 0; root++) {
+		if (state[root])
+			continue;
+		unsigned sp = 0;
+		stack[sp++] = root;
+		state[root] = 1;
+		next[root] = g->first[root];
+		while (sp && rc == 0) {
+			unsigned v = stack[sp - 1];
+			if (next[v] == g->first[v + 1]) {
+				state[v] = 2;
+				sp--;
+				continue;
+			}
+			unsigned e = next[v]++;
+			unsigned w = g->to[e];
+			if (state[w] == 1) {
+				*closing = e;
+				rc = -1;
+			} else if (state[w] == 0) {
+				state[w] = 1;
+				next[w] = g->first[w];
+				stack[sp++] = w;
+			}
+		}
+	}
+out:
+	free(state);
+	free(stack);
+	free(next);
+	return rc;
+}
+
+/* Build a digraph of n vertices from m (from, to, link) triples. */
+static int digraph_build(struct digraph *g, unsigned n, const unsigned *from, const unsigned *to,
+			 const unsigned *link, unsigned m)
+{
+	g->n = n;
+	g->first = calloc(n + 2, sizeof(unsigned));
+	g->to = malloc((m ? m : 1) * sizeof(unsigned));
+	g->link = malloc((m ? m : 1) * sizeof(unsigned));
+	if (!g->first || !g->to || !g->link)
+		return -1;
+	for (unsigned i = 0; i < m; i++)
+		g->first[from[i] + 2]++;
+	for (unsigned v = 0; v < n; v++)
+		g->first[v + 2] += g->first[v + 1];
+	for (unsigned i = 0; i < m; i++) {
+		unsigned at = g->first[from[i] + 1]++;
+		g->to[at] = to[i];
+		g->link[at] = link[i];
+	}
 	return 0;
 }
 
@@ -664,12 +809,37 @@ static int check_graph(struct loader *L)
 			       "feed them through a balance stage or give both the same count",
 			       a->name, b->name, b->name, b->instances, a->name, a->instances);
 	}
-	unsigned char *state = calloc(c->n_stages ? c->n_stages : 1, 1);
+	unsigned m = c->n_links;
+	unsigned *from = malloc((m ? m : 1) * sizeof(unsigned));
+	unsigned *to = malloc((m ? m : 1) * sizeof(unsigned));
+	unsigned *link = malloc((m ? m : 1) * sizeof(unsigned));
+	struct digraph g = {0};
 	int rc = 0;
-	for (unsigned i = 0; i < c->n_stages && rc == 0; i++)
-		if (state[i] == 0)
-			rc = find_cycle(L, i, state);
-	free(state);
+	if (!from || !to || !link) {
+		rc = sl_errf(L->err, &c->stages[0].loc, "out of memory");
+		goto out;
+	}
+	for (unsigned i = 0; i < m; i++) {
+		from[i] = c->links[i].from;
+		to[i] = c->links[i].to;
+		link[i] = i;
+	}
+	unsigned closing;
+	if (digraph_build(&g, c->n_stages, from, to, link, m) < 0) {
+		rc = sl_errf(L->err, &c->stages[0].loc, "out of memory");
+	} else if ((rc = find_cycle(&g, &closing)) == -1) {
+		const struct sl_conf_link *l = &c->links[g.link[closing]];
+		sl_errf(L->err, &l->loc,
+			"connector %s -> %s closes a cycle; the graph must be acyclic",
+			c->stages[l->from].name, c->stages[l->to].name);
+	} else if (rc < 0) {
+		rc = sl_errf(L->err, &c->stages[0].loc, "out of memory");
+	}
+out:
+	digraph_free(&g);
+	free(from);
+	free(to);
+	free(link);
 	return rc;
 }
 
@@ -688,10 +858,21 @@ static int load_graph(struct loader *L, const struct sl_ynode *n)
 		return -1;
 	if (st->n == 0)
 		return sl_errf(L->err, &st->loc, "'stages' is empty");
+	if (st->n > SL_MAX_STAGES)
+		return sl_errf(L->err, &st->loc,
+			       "'stages' holds %zu stages; at most %d are allowed", st->n,
+			       SL_MAX_STAGES);
 	c->stages = calloc(st->n, sizeof(*c->stages));
+	c->out_link = malloc(st->n * SL_STAGE_MAX_OUTPUTS * sizeof(int));
+	if (!c->stages || !c->out_link)
+		return sl_errf(L->err, &st->loc, "out of memory");
+	for (size_t i = 0; i < st->n * SL_STAGE_MAX_OUTPUTS; i++)
+		c->out_link[i] = -1;
 	for (size_t i = 0; i < st->n; i++)
 		if (load_stage(L, st->keys[i], st->items[i], &c->stages[c->n_stages++]) < 0)
 			return -1;
+	if (index_stages(c) < 0)
+		return sl_errf(L->err, &st->loc, "out of memory");
 	if (!co)
 		return sl_errf(L->err, &n->loc, "'graph' has no 'connectors'");
 	if (expect_kind(L, co, SL_Y_SEQ, "'connectors'") < 0)
@@ -755,6 +936,10 @@ static int load_clusters(struct loader *L, const struct sl_ynode *n)
 		return -1;
 	if (n->n == 0)
 		return sl_errf(L->err, &n->loc, "'clusters' is empty");
+	if (n->n > SL_MAX_CLUSTERS)
+		return sl_errf(L->err, &n->loc,
+			       "'clusters' holds %zu clusters; at most %d are allowed", n->n,
+			       SL_MAX_CLUSTERS);
 	for (unsigned i = 0; i < c->n_stages; i++) {
 		c->stages[i].cluster = malloc(c->stages[i].instances * sizeof(int));
 		for (unsigned j = 0; j < c->stages[i].instances; j++)
@@ -792,10 +977,121 @@ static int load_clusters(struct loader *L, const struct sl_ynode *n)
 	return 0;
 }
 
+/* Rings between clusters must not form a cycle: with backpressure, two
+ * clusters that each wait for room in the other's full ring never move
+ * again, and with drops a packet could circle. The stage graph is acyclic,
+ * but grouping can still close a loop (a -> b in one cluster, b -> c in
+ * another, c feeding back into the first). */
+static int check_cluster_cycles(struct loader *L)
+{
+	struct sl_config *c = L->c;
+	unsigned m = 0, cap = 64;
+	unsigned *from = malloc(cap * sizeof(unsigned)), *to = malloc(cap * sizeof(unsigned));
+	unsigned *link = malloc(cap * sizeof(unsigned));
+	struct digraph g = {0};
+	int rc = 0;
+	if (!from || !to || !link)
+		goto oom;
+	for (unsigned li = 0; li < c->n_links; li++) {
+		struct sl_conf_edge e[SL_STAGE_MAX_OUTPUTS];
+		unsigned ne = sl_config_expand_link(c, &c->links[li], e);
+		for (unsigned k = 0; k < ne; k++) {
+			int fc = c->stages[e[k].fs].cluster[e[k].fi];
+			int tc = c->stages[e[k].ts].cluster[e[k].ti];
+			if (fc == tc)
+				continue;
+			if (m == cap) {
+				cap *= 2;
+				unsigned *a = realloc(from, cap * sizeof(unsigned));
+				if (a)
+					from = a;
+				unsigned *b = realloc(to, cap * sizeof(unsigned));
+				if (b)
+					to = b;
+				unsigned *d = realloc(link, cap * sizeof(unsigned));
+				if (d)
+					link = d;
+				if (!a || !b || !d)
+					goto oom;
+			}
+			from[m] = (unsigned)fc;
+			to[m] = (unsigned)tc;
+			link[m++] = li;
+		}
+	}
+	unsigned closing;
+	if (digraph_build(&g, c->n_clusters, from, to, link, m) < 0)
+		goto oom;
+	rc = find_cycle(&g, &closing);
+	if (rc == -1) {
+		const struct sl_conf_link *l = &c->links[g.link[closing]];
+		sl_errf(L->err, &l->loc,
+			"connector %s -> %s closes a cycle between clusters (it leads back into "
+			"cluster '%s'); rings between clusters must not form a loop, so put "
+			"these stages in one cluster",
+			c->stages[l->from].name, c->stages[l->to].name,
+			c->clusters[g.to[closing]].name);
+	} else if (rc < 0) {
+		goto oom;
+	}
+	goto out;
+oom:
+	rc = sl_errf(L->err, &c->clusters[0].loc, "out of memory");
+out:
+	digraph_free(&g);
+	free(from);
+	free(to);
+	free(link);
+	return rc;
+}
+
+/* dataplane.file_dirs: where the files that vdev arguments name may lie,
+ * for configs sent over the control socket. An untrusted config may only
+ * narrow the operator's list, never widen it. */
+static int load_file_dirs(struct loader *L, const struct sl_ynode *x)
+{
+	struct sl_conf_dataplane *dp = &L->c->dp;
+	const struct sl_config_policy *pol = L->policy;
+	if (x->kind != SL_Y_SEQ)
+		return sl_errf(L->err, &x->loc, "'file_dirs' must be a sequence of directories");
+	if (x->n > 64)
+		return sl_errf(L->err, &x->loc, "'file_dirs' lists %zu directories; at most 64",
+			       x->n);
+	dp->file_dirs = calloc(x->n ? x->n : 1, sizeof(char *));
+	if (!dp->file_dirs)
+		return sl_errf(L->err, &x->loc, "out of memory");
+	for (size_t i = 0; i < x->n; i++) {
+		const struct sl_ynode *d = x->items[i];
+		if (parse_str(L, d, "file_dirs", &dp->file_dirs[dp->n_file_dirs]) < 0)
+			return -1;
+		dp->n_file_dirs++;
+		if (!sl_path_normalized(d->str))
+			return sl_errf(L->err, &d->loc,
+				       "'%s' must be an absolute path without '.', '..', repeated "
+				       "or trailing '/'",
+				       d->str);
+		if (pol && pol->untrusted) {
+			bool ok = false;
+			for (unsigned j = 0; j < pol->n_file_dirs && !ok; j++)
+				ok = !strcmp(d->str, pol->file_dirs[j]) ||
+				     sl_path_inside(d->str, pol->file_dirs[j]);
+			if (!ok)
+				return sl_errf(
+				    L->err, &d->loc,
+				    "'%s' is not inside the file_dirs of the config "
+				    "sluiced started with; a config sent over the control "
+				    "socket may only narrow them",
+				    d->str);
+		}
+	}
+	return 0;
+}
+
 static int load_dataplane(struct loader *L, const struct sl_ynode *n)
 {
-	static const char *const keys[] = {"name",  "cores",	  "burst",     "ring_size",
-					   "mbufs", "tx_retries", "ring_full", NULL};
+	static const char *const keys[] = {"name",	"cores",     "burst",
+					   "ring_size", "mbufs",     "tx_retries",
+					   "ring_full", "file_dirs", NULL};
 	struct sl_conf_dataplane *dp = &L->c->dp;
 	const struct sl_ynode *x;
 
@@ -841,8 +1137,23 @@ static int load_dataplane(struct loader *L, const struct sl_ynode *n)
 					       "'ring_full' must be backpressure or drop");
 			dp->ring_drop = !strcmp(x->str, "drop");
 		}
+		const struct sl_ynode *rs = sl_yaml_get(n, "ring_size");
+		const struct sl_ynode *bu = sl_yaml_get(n, "burst");
+		if (dp->ring_size < 2 * dp->burst)
+			return sl_errf(
+			    L->err,
+			    rs	 ? &rs->loc
+			    : bu ? &bu->loc
+				 : &n->loc,
+			    "'ring_size' %llu is less than twice 'burst' (%llu): a "
+			    "cluster waits for room for a whole burst, so set ring_size "
+			    "to at least %llu",
+			    (unsigned long long)dp->ring_size, (unsigned long long)dp->burst,
+			    (unsigned long long)(2 * dp->burst <= 64 ? 64 : 2 * dp->burst));
 		if ((x = sl_yaml_get(n, "tx_retries")) &&
 		    parse_uint(L, x, "tx_retries", 0, 100000, &dp->tx_retries) < 0)
+			return -1;
+		if ((x = sl_yaml_get(n, "file_dirs")) && load_file_dirs(L, x) < 0)
 			return -1;
 		if ((x = sl_yaml_get(n, "cores"))) {
 			if (x->kind != SL_Y_SEQ || x->n == 0)
@@ -974,6 +1285,8 @@ void sl_config_free(struct sl_config *c)
 	}
 	free(c->stages);
 	free(c->links);
+	free(c->stage_index);
+	free(c->out_link);
 	for (unsigned i = 0; i < c->n_clusters; i++) {
 		free(c->clusters[i].name);
 		free(c->clusters[i].members);
@@ -981,6 +1294,9 @@ void sl_config_free(struct sl_config *c)
 	free(c->clusters);
 	free(c->dp.name);
 	free(c->dp.cores);
+	for (unsigned i = 0; i < c->dp.n_file_dirs; i++)
+		free(c->dp.file_dirs[i]);
+	free(c->dp.file_dirs);
 	free(c->file);
 	free(c);
 }
@@ -1000,7 +1316,7 @@ int sl_config_read_file(const char *path, char **buf, size_t *len, struct sl_err
 	if (!S_ISREG(st.st_mode)) {
 		close(fd);
 		return sl_errf(err, &top, "not a regular file (%s)",
-			       S_ISDIR(st.st_mode)	? "a directory"
+			       S_ISDIR(st.st_mode)    ? "a directory"
 			       : S_ISFIFO(st.st_mode) ? "a FIFO"
 			       : S_ISCHR(st.st_mode)  ? "a character device"
 			       : S_ISSOCK(st.st_mode) ? "a socket"
@@ -1060,11 +1376,10 @@ int sl_config_load_buffer(const char *buf, size_t len, const char *path,
 			  const struct sl_config_policy *policy, struct sl_config **out,
 			  struct sl_err *err)
 {
-	(void)policy;
 	static const char *const top_keys[] = {"ports",	  "graph",     "clusters",
 					       "mapping", "dataplane", NULL};
 	struct sl_config *c = calloc(1, sizeof(*c));
-	struct loader L = {.c = c, .err = err};
+	struct loader L = {.c = c, .err = err, .policy = policy};
 	int rc = -1;
 
 	c->file = strdup(path);
@@ -1091,7 +1406,7 @@ int sl_config_load_buffer(const char *buf, size_t len, const char *path,
 		goto out;
 	}
 	if (load_ports(&L, ports) < 0 || load_graph(&L, graph) < 0 ||
-	    load_clusters(&L, clusters) < 0 ||
+	    load_clusters(&L, clusters) < 0 || check_cluster_cycles(&L) < 0 ||
 	    load_dataplane(&L, sl_yaml_get(root, "dataplane")) < 0 ||
 	    load_mapping(&L, sl_yaml_get(root, "mapping")) < 0 || assign_queues(&L) < 0)
 		goto out;

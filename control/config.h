@@ -99,6 +99,11 @@ struct sl_conf_dataplane {
 	struct sl_loc loc;
 };
 
+/* Limits of one config: beyond them a config is refused with its place. */
+#define SL_MAX_STAGES 4096
+#define SL_MAX_PORTS 128
+#define SL_MAX_CLUSTERS 256
+
 struct sl_config {
 	char *file;
 	struct sl_conf_port *ports;
@@ -110,6 +115,11 @@ struct sl_config {
 	struct sl_conf_cluster *clusters;
 	unsigned n_clusters;
 	struct sl_conf_dataplane dp;
+	/* The loader's indexes: stage name -> index (open addressing), and
+	 * the link leaving each stage output, so checks stay O(n log n). */
+	int *stage_index;
+	unsigned stage_index_size;
+	int *out_link; /* [stage * SL_STAGE_MAX_OUTPUTS + port]: link, or -1 */
 };
 
 /* One instance-level edge: instance fi of stage fs, output fport, feeds

@@ -1,6 +1,7 @@
-/* yaml_tree.h: a small owned YAML tree built from libfyaml's event stream, so
+/* yaml_tree.h: a small owned YAML tree built from libyaml's event stream, so
  * that every node (maps and sequences too) carries its line and column and
- * duplicate keys are reported where they stand. */
+ * duplicate keys are reported where they stand. Parsing is bounded: at most
+ * SL_YAML_MAX_DEPTH levels of nesting and SL_YAML_MAX_NODES nodes. */
 #ifndef SL_YAML_TREE_H
 #define SL_YAML_TREE_H
 
@@ -9,6 +10,9 @@
 
 #include "control/config.h"
 
+#define SL_YAML_MAX_DEPTH 32
+#define SL_YAML_MAX_NODES 100000
+
 enum sl_ynode_kind { SL_Y_SCALAR, SL_Y_MAP, SL_Y_SEQ };
 
 struct sl_ynode {
@@ -16,6 +20,7 @@ struct sl_ynode {
 	struct sl_loc loc;
 	char *str;   /* scalar text */
 	bool quoted; /* scalar was quoted: its text starts one column later */
+	bool block;  /* scalar was a block scalar (| or >) */
 	size_t n;
 	struct sl_ynode **keys;	 /* map keys (scalars) */
 	struct sl_ynode **items; /* map values or sequence items */

@@ -1,0 +1,221 @@
+/* devargs.c: the device-argument policy of devargs.h. sluiced runs as root
+ * and hands devargs to DPDK, whose virtual PMDs open, create and truncate the
+ * files their arguments name (net_pcap's tx_pcap, memif's socket, ...). So a
+ * config may name only devices on an allow-list, and a config that came over
+ * the control socket may name files only inside the directories the
+ * operator listed. */
+#include "control/devargs.h"
+
+#include <ctype.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+/* Virtual drivers a config may name, with the arguments that are paths. */
+static const struct vdrv {
+	const char *name;
+	const char *file_keys[3];
+} vdrivers[] = {
+    {"net_null", {NULL}},
+    {"net_ring", {NULL}},
+    {"net_pcap", {"rx_pcap", "tx_pcap", NULL}},
+    {"net_tap", {NULL}},
+    {"net_tun", {NULL}},
+    {"net_memif", {"socket", NULL}},
+    {"net_af_packet", {NULL}},
+    {"net_af_xdp", {"xdp_prog", NULL}},
+    {"net_vhost", {"iface", NULL}},
+    {"net_virtio_user", {"path", NULL}},
+};
+
+void sl_devargs_name(const char *devargs, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s", devargs);
+	char *c = strchr(buf, ',');
+	if (c)
+		*c = '\0';
+}
+
+bool sl_path_normalized(const char *p)
+{
+	size_t n = strlen(p);
+	if (n == 0 || p[0] != '/' || n >= PATH_MAX)
+		return false;
+	if (n == 1)
+		return true; /* "/" */
+	if (p[n - 1] == '/')
+		return false;
+	for (const char *s = p; *s; s++) {
+		if (*s != '/')
+			continue;
+		const char *c = s + 1; /* a component starts here */
+		size_t cl = strcspn(c, "/");
+		if (cl == 0 || (cl == 1 && c[0] == '.') || (cl == 2 && c[0] == '.' && c[1] == '.'))
+			return false;
+	}
+	return true;
+}
+
+bool sl_path_inside(const char *p, const char *dir)
+{
+	size_t dl = strlen(dir);
+	if (dl == 1 && dir[0] == '/')
+		return p[0] == '/' && p[1] != '\0';
+	return strncmp(p, dir, dl) == 0 && p[dl] == '/' && p[dl + 1] != '\0';
+}
+
+static bool is_hex(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!isxdigit((unsigned char)s[i]))
+			return false;
+	return true;
+}
+
+/* [DDDD:]BB:DD.F */
+static bool is_pci_address(const char *s, size_t n)
+{
+	if (n == 12 && is_hex(s, 4) && s[4] == ':') {
+		s += 5;
+		n -= 5;
+	}
+	return n == 7 && is_hex(s, 2) && s[2] == ':' && is_hex(s + 3, 2) && s[5] == '.' &&
+	       s[6] >= '0' && s[6] <= '7';
+}
+
+static const struct vdrv *find_vdrv(const char *name, size_t n)
+{
+	const struct vdrv *best = NULL;
+	for (size_t i = 0; i < sizeof(vdrivers) / sizeof(vdrivers[0]); i++) {
+		size_t dl = strlen(vdrivers[i].name);
+		if (dl > n || strncmp(name, vdrivers[i].name, dl) != 0)
+			continue;
+		bool ok = true; /* the instance suffix: net_pcap0, net_null_in */
+		for (size_t j = dl; j < n && ok; j++)
+			ok = isalnum((unsigned char)name[j]) || name[j] == '_';
+		if (ok && (!best || dl > strlen(best->name)))
+			best = &vdrivers[i];
+	}
+	return best;
+}
+
+static bool is_file_key(const struct vdrv *d, const char *key, size_t kl)
+{
+	for (unsigned i = 0; d && d->file_keys[i]; i++)
+		if (strlen(d->file_keys[i]) == kl && !strncmp(d->file_keys[i], key, kl))
+			return true;
+	return false;
+}
+
+/* A path argument of an untrusted config: absolute, normalized, inside an
+ * allowed directory, no symbolic link on the way, and not a device or FIFO
+ * if it already exists. */
+static int check_path(const char *v, size_t vl, char *const *dirs, unsigned n_dirs, char *msg,
+		      size_t len)
+{
+	char p[PATH_MAX];
+	struct stat st;
+	if (vl >= sizeof(p)) {
+		snprintf(msg, len, "path is too long");
+		return -1;
+	}
+	memcpy(p, v, vl);
+	p[vl] = '\0';
+	if (!sl_path_normalized(p)) {
+		snprintf(msg, len,
+			 "'%s' must be an absolute path without '.', '..' or repeated '/'", p);
+		return -1;
+	}
+	bool inside = false;
+	for (unsigned i = 0; i < n_dirs && !inside; i++)
+		inside = sl_path_inside(p, dirs[i]);
+	if (!inside) {
+		char list[256] = "";
+		for (unsigned i = 0; i < n_dirs; i++)
+			snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s",
+				 i ? ", " : "", dirs[i]);
+		snprintf(msg, len,
+			 "'%s' is outside the directories a config sent over the control socket "
+			 "may use (dataplane.file_dirs of the config sluiced started with: %s)",
+			 p, n_dirs ? list : "none given");
+		return -1;
+	}
+	for (char *s = p + 1;; s++) {
+		bool last = *s == '\0';
+		if (*s != '/' && !last)
+			continue;
+		char keep = *s;
+		*s = '\0';
+		int rc = lstat(p, &st);
+		if (rc == 0 && S_ISLNK(st.st_mode)) {
+			snprintf(msg, len, "'%s' is a symbolic link; name the file itself", p);
+			return -1;
+		}
+		*s = keep;
+		if (rc != 0 || last)
+			break; /* what does not exist yet holds no link */
+	}
+	if (lstat(p, &st) == 0 && !S_ISREG(st.st_mode) && !S_ISSOCK(st.st_mode)) {
+		snprintf(msg, len, "'%s' exists and is not a regular file or a socket", p);
+		return -1;
+	}
+	return 0;
+}
+
+int sl_devargs_check(const char *devargs, bool untrusted, char *const *dirs, unsigned n_dirs,
+		     char *msg, size_t len, size_t *off)
+{
+	size_t nl = strcspn(devargs, ",");
+	const struct vdrv *d = NULL;
+
+	*off = 0;
+	for (const char *s = devargs; *s; s++)
+		if ((unsigned char)*s <= ' ' || (unsigned char)*s >= 0x7f) {
+			*off = (size_t)(s - devargs);
+			snprintf(msg, len, "devargs hold a space or control character");
+			return -1;
+		}
+	if (!strncmp(devargs, "net_", 4)) {
+		d = find_vdrv(devargs, nl);
+		if (!d) {
+			char list[256] = "";
+			for (size_t i = 0; i < sizeof(vdrivers) / sizeof(vdrivers[0]); i++)
+				snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s",
+					 i ? ", " : "", vdrivers[i].name + 4);
+			snprintf(msg, len, "virtual device '%.*s' is not allowed (allowed: %s)",
+				 (int)nl, devargs, list);
+			return -1;
+		}
+	} else if (!is_pci_address(devargs, nl)) {
+		snprintf(msg, len,
+			 "'%.*s' is neither an allowed virtual device (net_null0, net_pcap0, ...) "
+			 "nor a PCI address (0000:01:00.0)",
+			 (int)nl, devargs);
+		return -1;
+	}
+	for (const char *a = devargs + nl; *a == ',';) {
+		const char *k = a + 1;
+		size_t al = strcspn(k, ",");
+		size_t kl = strcspn(k, "=,");
+		*off = (size_t)(k - devargs);
+		if (kl == 0) {
+			snprintf(msg, len, "empty device argument");
+			return -1;
+		}
+		for (size_t i = 0; i < kl; i++)
+			if (!isalnum((unsigned char)k[i]) && k[i] != '_') {
+				snprintf(msg, len, "bad device argument name '%.*s'", (int)kl, k);
+				return -1;
+			}
+		const char *v = kl < al ? k + kl + 1 : k + al;
+		size_t vl = (size_t)(k + al - v);
+		if (untrusted && (is_file_key(d, k, kl) || memchr(v, '/', vl))) {
+			*off = (size_t)(v - devargs);
+			if (check_path(v, vl, dirs, n_dirs, msg, len) < 0)
+				return -1;
+		}
+		a = k + al;
+	}
+	return 0;
+}

@@ -1,0 +1,25 @@
+/* devargs.h: the policy for DPDK device arguments in a config: which
+ * devices may be named (an allow-list of virtual drivers, and PCI
+ * addresses), their syntax, and where the files they name may lie. */
+#ifndef SL_DEVARGS_H
+#define SL_DEVARGS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* Check devargs ("net_pcap0,rx_pcap=/x/a.pcap" or "0000:01:00.0,k=v").
+ * With untrusted, every file argument must be an absolute, normalized path
+ * inside one of dirs, with no symbolic link on the way. Returns 0, or -1 with
+ * msg set and *off the byte offset in devargs of the offending part. */
+int sl_devargs_check(const char *devargs, bool untrusted, char *const *dirs, unsigned n_dirs,
+		     char *msg, size_t len, size_t *off);
+
+/* The device name a devargs string gives EAL: up to the first comma. */
+void sl_devargs_name(const char *devargs, char *buf, size_t len);
+
+/* An absolute path with no empty, "." or ".." component and no trailing '/'. */
+bool sl_path_normalized(const char *p);
+/* Whether path p lies strictly inside directory dir (both normalized). */
+bool sl_path_inside(const char *p, const char *dir);
+
+#endif
