@@ -16,7 +16,12 @@ for name in ("passthrough", "stage-overhead", "cross-core-hop"):
             assert m["mpps"] > 0 and math.isfinite(m["cpp"]), (name, variant, m)
 for name in ("mac-rewrite", "stream-pipeline", "af_xdp"):
     assert sc[name]["available"] is False and sc[name]["why"], sc[name]
-assert r["summary"]["passthrough_ratio"] > 0 and r["summary"]["ring_perf_cpp"] > 0
-assert r["summary"]["hop_connector_cpp"] > 0
+sm = r["summary"]
+for key in ("static / testpmd", "shared / testpmd", "static / shared"):
+    assert sm["passthrough"][key]["median"] > 0, key
+for key in ("static cyc/pkt per added stage", "shared cyc/pkt per added stage"):
+    assert math.isfinite(sm["stage-overhead"][key]["median"]), key
+assert sm["cross-core-hop"]["ring_perf_cpp"] > 0 and sm["cross-core-hop"]["hop_connector_cpp"] > 0
+assert r["binaries"]["static"]["bytes"] > 0 and r["binaries"]["shared"]["bytes"] > 0
 print("ok: every scenario ran and its figures parse")
 PY
