@@ -406,6 +406,12 @@ static int cmd_counters(struct ctl *c, int argc, char **argv)
 		prev = r;
 		if (watch <= 0)
 			break;
+		if (watch >= 5 && c->fd >= 0) {
+			/* Long pauses would outlast sluiced's idle timeout:
+			 * connect afresh for each sample instead. */
+			close(c->fd);
+			c->fd = -1;
+		}
 		usleep((useconds_t)(watch * 1e6));
 		if (!c->json && !isatty(STDOUT_FILENO))
 			printf("\n");
