@@ -1,6 +1,7 @@
-/* commands.c: one handler per command of the public protocol, a table that
- * maps names to them, and the checks that refuse bad requests before the
- * dataplane sees them. */
+/* commands.c: the one table of sluiced's commands (name, whether it mutates,
+ * handler, help) and the handlers, with the checks that refuse bad requests
+ * before the dataplane sees them. The server checks a command's mutates flag
+ * against the peer's role before it calls the handler. */
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,14 +11,12 @@
 #include "control/daemon.h"
 #include "control/graph_view.h"
 
-typedef json_t *(*handler_fn)(struct sl_daemon *d, unsigned idx, json_t *req);
-
 static json_t *cmd_status(struct sl_daemon *d, unsigned idx, json_t *req)
 {
 	(void)idx;
 	json_t *r = json_object(), *dp = json_object();
 	json_object_set_new(r, "uptime_s", json_real(sl_now() - d->started));
-	json_object_set_new(r, "config", json_string(d->config_path));
+	json_object_set_new(r, "config", json_string(d->config_name));
 	json_object_set_new(r, "socket", json_string(d->socket_path));
 	json_object_set_new(r, "name", json_string(d->cfg->dp.name));
 	json_object_set_new(dp, "state", json_string(sl_sup_phase_name(d->phase)));
@@ -50,16 +49,51 @@ static json_t *config_summary(const struct sl_config *c)
 			 "links", c->n_links);
 }
 
-/* Load path as a config; on error build the reply (code invalid_config). */
-static struct sl_config *load_for_request(json_t *req, const char **path, json_t **reply)
+/* The config a request carries: its text in "config" and the client's file
+ * name in "name". sluiced never opens a path a client names, so "path" is
+ * refused. Loaded as untrusted: files its devices name must lie in the
+ * dataplane.file_dirs we were started with. On error builds the reply. */
+static struct sl_config *load_for_request(struct sl_daemon *d, json_t *req, const char **text,
+					  size_t *text_len, const char **name, json_t **reply)
 {
-	if (sl_proto_get_str(req, "path", true, path, reply) < 0)
+	json_t *id = json_object_get(req, "id");
+	if (json_object_get(req, "path")) {
+		*reply = sl_proto_error(id, "bad_field", "path",
+					"sluiced opens no client's paths: send the config's text "
+					"in 'config' (and its file name in 'name')");
 		return NULL;
+	}
+	*name = "config";
+	json_t *t = json_object_get(req, "config");
+	if (sl_proto_get_str(req, "name", false, name, reply) < 0)
+		return NULL;
+	if (!t) {
+		*reply = sl_proto_error(id, "missing_field", "config",
+					"'config' (the config's text) is required");
+		return NULL;
+	}
+	if (!json_is_string(t)) {
+		*reply = sl_proto_error(id, "bad_field", "config", "'config' must be a string");
+		return NULL;
+	}
+	if (strlen(*name) > 4096) {
+		*reply =
+		    sl_proto_error(id, "bad_field", "name", "'name' is longer than 4096 bytes");
+		return NULL;
+	}
+	*text = json_string_value(t);
+	*text_len = json_string_length(t);
+	if (*text_len > SL_CONFIG_MAX_BYTES) {
+		*reply = sl_proto_error(id, "invalid_config", "config",
+					"%s: %zu bytes; a config is at most %u bytes", *name,
+					*text_len, SL_CONFIG_MAX_BYTES);
+		return NULL;
+	}
+	const struct sl_config_policy policy = {true, d->file_dirs, d->n_file_dirs};
 	struct sl_config *c = NULL;
 	struct sl_err err;
-	if (sl_config_load(*path, &c, &err) < 0) {
-		*reply = sl_proto_error(json_object_get(req, "id"), "invalid_config", "path", "%s",
-					err.msg);
+	if (sl_config_load_buffer(*text, *text_len, *name, &policy, &c, &err) < 0) {
+		*reply = sl_proto_error(id, "invalid_config", "config", "%s", err.msg);
 		return NULL;
 	}
 	return c;
@@ -67,11 +101,11 @@ static struct sl_config *load_for_request(json_t *req, const char **path, json_t
 
 static json_t *cmd_graph_validate(struct sl_daemon *d, unsigned idx, json_t *req)
 {
-	(void)d;
 	(void)idx;
-	const char *path;
+	const char *text, *name;
+	size_t len;
 	json_t *reply = NULL;
-	struct sl_config *c = load_for_request(req, &path, &reply);
+	struct sl_config *c = load_for_request(d, req, &text, &len, &name, &reply);
 	if (!c)
 		return reply;
 	reply = sl_proto_ok(json_object_get(req, "id"), config_summary(c));
@@ -81,34 +115,40 @@ static json_t *cmd_graph_validate(struct sl_daemon *d, unsigned idx, json_t *req
 
 static json_t *cmd_graph_load(struct sl_daemon *d, unsigned idx, json_t *req)
 {
-	const char *path;
+	const char *text, *name;
+	size_t len;
 	json_t *reply = NULL, *id = json_object_get(req, "id");
-	struct sl_config *c = load_for_request(req, &path, &reply);
+	struct sl_config *c = load_for_request(d, req, &text, &len, &name, &reply);
 	if (!c)
 		return reply;
 	bool same_pool = c->dp.n_cores == d->cfg->dp.n_cores;
 	for (unsigned i = 0; same_pool && i < c->dp.n_cores; i++)
 		same_pool = c->dp.cores[i] == d->cfg->dp.cores[i];
-	if (strcmp(c->dp.name, d->cfg->dp.name) || !same_pool) {
-		sl_config_free(c);
-		return sl_proto_error(id, "needs_restart", "path",
+	bool same_name = !strcmp(c->dp.name, d->cfg->dp.name);
+	sl_config_free(c);
+	if (!same_name || !same_pool)
+		return sl_proto_error(id, "needs_restart", "config",
 				      "dataplane.name and dataplane.cores cannot change in a graph "
 				      "load (they fix the EAL set-up); restart the dataplane");
+	/* Forward exactly what we checked: the dataplane's own fields only. */
+	json_t *fwd = json_object();
+	json_object_set(fwd, "cmd", json_object_get(req, "cmd"));
+	if (id)
+		json_object_set(fwd, "id", id);
+	json_object_set_new(fwd, "config", json_stringn(text, len));
+	json_object_set_new(fwd, "name", json_string(name));
+	struct sl_pending *p = sl_sup_forward(d, idx, fwd, NULL, 0, &reply);
+	if (p) {
+		/* Remember the bytes: they become the last good config when
+		 * the dataplane says the load worked. */
+		p->text = malloc(len ? len : 1);
+		p->name = strdup(name);
+		if (p->text)
+			memcpy(p->text, text, len);
+		p->text_len = len;
 	}
-	sl_config_free(c);
-	char abs[PATH_MAX];
-	if (!realpath(path, abs))
-		snprintf(abs, sizeof(abs), "%s", path);
-	/* The dataplane takes the config's text, never a path. */
-	char *text;
-	size_t text_len;
-	struct sl_err ferr;
-	if (sl_config_read_file(abs, &text, &text_len, &ferr) < 0)
-		return sl_proto_error(id, "invalid_config", "path", "%s", ferr.msg);
-	json_object_set_new(req, "config", json_stringn(text, text_len));
-	json_object_set_new(req, "name", json_string(abs));
-	free(text);
-	return sl_sup_forward(d, idx, req, abs, 0, &reply) < 0 ? reply : NULL;
+	json_decref(fwd);
+	return p ? NULL : reply;
 }
 
 static json_t *cmd_map_show(struct sl_daemon *d, unsigned idx, json_t *req)
@@ -145,7 +185,7 @@ static json_t *cmd_map_set(struct sl_daemon *d, unsigned idx, json_t *req)
 		return sl_proto_error(id, "out_of_pool", "core",
 				      "core %lld is not in the core pool [%s]", core, pool);
 	}
-	return sl_sup_forward(d, idx, req, cluster, (int)core, &reply) < 0 ? reply : NULL;
+	return sl_sup_forward(d, idx, req, cluster, (int)core, &reply) ? NULL : reply;
 }
 
 static json_t *cmd_counters(struct sl_daemon *d, unsigned idx, json_t *req)
@@ -198,41 +238,30 @@ static json_t *cmd_shutdown(struct sl_daemon *d, unsigned idx, json_t *req)
 	return NULL; /* answered when the dataplane has exited */
 }
 
-static const struct {
-	const char *name;
-	handler_fn fn;
-	bool mutates;
-} commands[] = {
-    {"status", cmd_status, false},
-    {"graph_show", cmd_graph_show, false},
-    {"graph_validate", cmd_graph_validate, false},
-    {"graph_load", cmd_graph_load, true},
-    {"map_show", cmd_map_show, false},
-    {"map_set", cmd_map_set, true},
-    {"counters", cmd_counters, false},
-    {"dataplane_restart", cmd_dataplane_restart, true},
-    {"shutdown", cmd_shutdown, true},
+static const struct sl_command_def commands[] = {
+    {"status", false, NULL, cmd_status, "sluiced and dataplane state, cores, clusters"},
+    {"graph_show", false, NULL, cmd_graph_show, "the running graph"},
+    {"graph_validate", false, NULL, cmd_graph_validate, "check a config's text, apply nothing"},
+    {"graph_load", true, NULL, cmd_graph_load, "replace the running graph"},
+    {"map_show", false, NULL, cmd_map_show, "cluster -> core"},
+    {"map_set", true, NULL, cmd_map_set, "move a cluster to another core, live"},
+    {"counters", false, "reset", cmd_counters, "counters; with reset, also zero them"},
+    {"dataplane_restart", true, NULL, cmd_dataplane_restart, "restart the dataplane"},
+    {"shutdown", true, NULL, cmd_shutdown, "stop the dataplane and sluiced"},
 };
 
-bool sl_command_mutates(const char *cmd)
+const struct sl_command_def *sl_command_find(const char *name)
 {
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		if (!strcmp(commands[i].name, cmd))
-			return commands[i].mutates;
-	return false;
+		if (!strcmp(commands[i].name, name))
+			return &commands[i];
+	return NULL;
 }
 
-json_t *sl_command(struct sl_daemon *d, unsigned idx, json_t *req)
+bool sl_command_mutating(const struct sl_command_def *c, json_t *req)
 {
-	json_t *id = json_object_get(req, "id");
-	json_t *cmd = json_object_get(req, "cmd");
-	if (!cmd)
-		return sl_proto_error(id, "missing_field", "cmd", "'cmd' is required");
-	if (!json_is_string(cmd))
-		return sl_proto_error(id, "bad_field", "cmd", "'cmd' must be a string");
-	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		if (!strcmp(commands[i].name, json_string_value(cmd)))
-			return commands[i].fn(d, idx, req);
-	return sl_proto_error(id, "unknown_command", "cmd", "unknown command '%s'",
-			      json_string_value(cmd));
+	/* A mistyped flag counts as set: the handler refuses it anyway, and
+	 * a reader learns nothing from the difference. */
+	return c->mutates || (c->mutates_flag && json_object_get(req, c->mutates_flag) &&
+			      !json_is_false(json_object_get(req, c->mutates_flag)));
 }

@@ -52,10 +52,20 @@ int sl_lineconn_read(struct sl_lineconn *c, void (*on_line)(void *ctx, char *lin
 					c->discarding = true;
 					c->in_len = 0;
 				} else {
-					if (!c->in)
-						c->in = malloc(SL_PROTO_MAX_MSG + 1);
-					if (!c->in)
-						return -1;
+					/* Grow on demand: most clients send short lines,
+					 * so nobody holds the maximum for nothing. */
+					if (c->in_len + take + 1 > c->in_cap) {
+						size_t cap = c->in_cap ? c->in_cap : 4096;
+						while (cap < c->in_len + take + 1)
+							cap *= 2;
+						if (cap > SL_PROTO_MAX_MSG + 1)
+							cap = SL_PROTO_MAX_MSG + 1;
+						char *p = realloc(c->in, cap);
+						if (!p)
+							return -1;
+						c->in = p;
+						c->in_cap = cap;
+					}
 					memcpy(c->in + c->in_len, buf + i, take);
 					c->in_len += take;
 				}
@@ -67,14 +77,21 @@ int sl_lineconn_read(struct sl_lineconn *c, void (*on_line)(void *ctx, char *lin
 					c->discarding = false;
 					on_line(ctx, NULL, 0);
 				} else {
-					c->in[c->in_len] = '\0';
 					size_t len = c->in_len;
 					c->in_len = 0;
-					if (len)
+					if (len) {
+						c->in[len] = '\0';
 						on_line(ctx, c->in, len);
+					}
 				}
 				if (c->fd < 0)
 					return -1; /* the callback closed us */
+				if (c->in_cap > 65536 && !c->in_len) {
+					/* A big request passed: give its buffer back. */
+					free(c->in);
+					c->in = NULL;
+					c->in_cap = 0;
+				}
 			}
 		}
 	}
@@ -134,6 +151,24 @@ json_t *sl_proto_ok(json_t *id, json_t *result)
 	return r;
 }
 
+/* A JSON string of s even when s is not valid UTF-8 (a message may quote
+ * hostile bytes): those bytes become '?'. */
+static json_t *safe_string(const char *s)
+{
+	json_t *j = json_string(s);
+	if (j)
+		return j;
+	char *copy = strdup(s);
+	if (!copy)
+		return json_string("?");
+	for (unsigned char *p = (unsigned char *)copy; *p; p++)
+		if (*p >= 0x80)
+			*p = '?';
+	j = json_string(copy);
+	free(copy);
+	return j;
+}
+
 json_t *sl_proto_error(json_t *id, const char *code, const char *field, const char *fmt, ...)
 {
 	char msg[1024];
@@ -145,10 +180,42 @@ json_t *sl_proto_error(json_t *id, const char *code, const char *field, const ch
 	json_t *e = json_object();
 	json_object_set_new(e, "code", json_string(code));
 	json_object_set_new(e, "field", field ? json_string(field) : json_null());
-	json_object_set_new(e, "message", json_string(msg));
+	json_object_set_new(e, "message", safe_string(msg));
 	json_object_set_new(r, "ok", json_false());
 	json_object_set_new(r, "error", e);
 	return r;
+}
+
+json_t *sl_proto_decode(const char *line, size_t len, json_t **error_reply)
+{
+	json_error_t je;
+	*error_reply = NULL;
+	/* Without JSON_ALLOW_NUL a \u0000 in a string is refused, so every
+	 * string a handler sees is a C string. */
+	json_t *req = json_loadb(line, len, JSON_REJECT_DUPLICATES, &je);
+	if (!req) {
+		*error_reply =
+		    sl_proto_error(NULL, "parse_error", NULL, "malformed JSON at column %d: %s",
+				   je.column, je.text);
+		return NULL;
+	}
+	if (!json_is_object(req)) {
+		json_decref(req);
+		*error_reply =
+		    sl_proto_error(NULL, "parse_error", NULL, "a request is a JSON object");
+		return NULL;
+	}
+	json_t *id = json_object_get(req, "id");
+	json_t *cmd = json_object_get(req, "cmd");
+	if (!cmd)
+		*error_reply = sl_proto_error(id, "missing_field", "cmd", "'cmd' is required");
+	else if (!json_is_string(cmd))
+		*error_reply = sl_proto_error(id, "bad_field", "cmd", "'cmd' must be a string");
+	if (*error_reply) {
+		json_decref(req);
+		return NULL;
+	}
+	return req;
 }
 
 /* Look field up: 1 present (*v set), 0 absent and optional, -1 absent and
@@ -232,7 +299,7 @@ static void call_on_line(void *ctx, char *line, size_t len)
 	if (cc->reply)
 		return;
 	if (!line) {
-		snprintf(cc->err, cc->len, "reply larger than %d bytes", SL_PROTO_MAX_MSG);
+		snprintf(cc->err, cc->len, "reply larger than %u bytes", SL_PROTO_MAX_MSG);
 		return;
 	}
 	cc->reply = json_loadb(line, len, 0, &je);
@@ -249,7 +316,12 @@ json_t *sl_proto_call(int fd, json_t *req, int timeout_ms, char *err, size_t len
 	sl_lineconn_init(&c, fd);
 	err[0] = '\0';
 	if (sl_lineconn_send(&c, req) < 0) {
-		snprintf(err, len, "send failed: %s", strerror(errno));
+		/* The server may have refused us at accept and closed: its
+		 * one reply says why, so read it before giving up. */
+		int e = errno;
+		sl_lineconn_read(&c, call_on_line, &cc);
+		if (!cc.reply && !err[0])
+			snprintf(err, len, "send failed: %s", strerror(e));
 		goto out;
 	}
 	while (!cc.reply && !err[0]) {

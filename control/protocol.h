@@ -12,7 +12,9 @@
 
 #include <jansson.h>
 
-#define SL_PROTO_MAX_MSG 65536
+/* Big enough for a SL_CONFIG_MAX_BYTES config after JSON escaping (each
+ * byte can become a 6-byte \u escape) plus the request around it. */
+#define SL_PROTO_MAX_MSG (2u << 20)
 
 /* One connection's buffers. Reads are framed into lines; a line longer than
  * SL_PROTO_MAX_MSG is skipped to its newline and reported once, so the
@@ -20,8 +22,8 @@
  * accepts them, so a slow peer never blocks the server. */
 struct sl_lineconn {
 	int fd;
-	char *in;
-	size_t in_len;
+	char *in; /* grown as a line needs it, up to SL_PROTO_MAX_MSG + 1 */
+	size_t in_len, in_cap;
 	bool discarding; /* inside an oversized line */
 	char *out;
 	size_t out_len, out_off;
@@ -44,6 +46,12 @@ static inline bool sl_lineconn_pending(const struct sl_lineconn *c)
 {
 	return c->out_off < c->out_len;
 }
+
+/* Decode one request line (len bytes, any content) into a JSON object with
+ * a string "cmd". On failure returns NULL with *error_reply set (parse_error,
+ * missing_field or bad_field). Never crashes on any input: jansson bounds
+ * nesting depth, and embedded NULs and invalid UTF-8 are parse errors. */
+json_t *sl_proto_decode(const char *line, size_t len, json_t **error_reply);
 
 /* Reply builders; both steal result/nothing and copy id. */
 json_t *sl_proto_ok(json_t *id, json_t *result);

@@ -1,24 +1,219 @@
-/* server.c: sluiced's public Unix socket. Many clients at once on one epoll
- * loop; every socket is non-blocking and replies are queued, so a slow or
- * stuck client never holds up the others. Each peer is identified with
- * SO_PEERCRED, and mutating commands are logged with its uid and pid. */
+/* server.c: sluiced's public Unix socket and its private runtime directory.
+ * Many clients at once on one epoll loop; every socket is non-blocking and
+ * replies are queued, so a slow or stuck client never holds up the others.
+ * Each peer's role (admin, reader, nobody) comes from SO_PEERCRED and
+ * SO_PEERGROUPS at accept, and every request is checked against it before
+ * its handler runs. Idle clients are closed, each non-root uid gets a capped
+ * number of connections (root keeps reserved slots), and running out of file
+ * descriptors never makes the loop spin. */
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <libgen.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/xattr.h>
 #include <syslog.h>
+#include <time.h>
 #include <unistd.h>
+
+#include <linux/posix_acl.h>
+#include <linux/posix_acl_xattr.h>
 
 #include "control/daemon.h"
 
 /* epoll data: client index, or these. */
 #define EV_LISTEN 0xffff0001u
+
+static const char *base_name(const char *path)
+{
+	const char *s = strrchr(path, '/');
+	return s ? s + 1 : path;
+}
+
+/* Give the read group perm on fd (or path, for the socket) through a POSIX
+ * ACL, besides owner perm u and owning group perm g. Returns -1 when the
+ * file system has no ACLs. */
+static int set_acl(int fd, const char *path, unsigned u, unsigned g, gid_t read_gid, unsigned r)
+{
+	struct {
+		struct posix_acl_xattr_header h;
+		struct posix_acl_xattr_entry e[5];
+	} acl = {.h = {.a_version = POSIX_ACL_XATTR_VERSION}};
+	const struct posix_acl_xattr_entry e[5] = {
+	    {ACL_USER_OBJ, (__u16)u, ACL_UNDEFINED_ID},
+	    {ACL_GROUP_OBJ, (__u16)g, ACL_UNDEFINED_ID},
+	    {ACL_GROUP, (__u16)r, (__u32)read_gid},
+	    {ACL_MASK, (__u16)(g | r), ACL_UNDEFINED_ID},
+	    {ACL_OTHER, 0, ACL_UNDEFINED_ID},
+	};
+	memcpy(acl.e, e, sizeof(e));
+	return fd >= 0 ? fsetxattr(fd, "system.posix_acl_access", &acl, sizeof(acl), 0)
+		       : setxattr(path, "system.posix_acl_access", &acl, sizeof(acl), 0);
+}
+
+/* Who may reach a file of the runtime dir: owner perm u, the admin group g,
+ * the read group r. Nobody else gets anything. */
+static void set_access(struct sl_daemon *d, int fd, const char *path, unsigned u, unsigned g,
+		       unsigned r)
+{
+	gid_t gid = d->admin_group ? d->admin_gid : getegid();
+	unsigned gm = d->admin_group ? g : 0;
+	int rc = fd >= 0 ? fchown(fd, (uid_t)-1, gid) : chown(path, (uid_t)-1, gid);
+	mode_t mode = (mode_t)((u << 6) | (gm << 3));
+	rc |= fd >= 0 ? fchmod(fd, mode) : chmod(path, mode);
+	if (rc != 0)
+		sl_log(LOG_WARNING, "cannot set the owner group or mode of %s: %s", path,
+		       strerror(errno));
+	if (!d->read_group || (d->admin_group && d->read_gid == d->admin_gid))
+		return;
+	if (set_acl(fd, path, u, gm, d->read_gid, r) != 0) {
+		/* No ACLs here: open it to others and let the credential check
+		 * alone keep them out. */
+		sl_log(LOG_WARNING,
+		       "cannot give group '%s' access to %s with an ACL (%s); opening it to "
+		       "all users, who are then refused by the credential check",
+		       d->read_group, path, strerror(errno));
+		mode |= (mode_t)r;
+		if (fd >= 0)
+			fchmod(fd, mode);
+		else
+			chmod(path, mode);
+	}
+}
+
+/* Check a directory we are about to keep state in: ours, a directory, and
+ * nobody else can add or swap files in it. */
+static int check_dir(const char *path, int *out, char *err, size_t len)
+{
+	struct stat st;
+	if (lstat(path, &st) != 0) {
+		snprintf(err, len, "runtime directory %s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (S_ISLNK(st.st_mode)) {
+		snprintf(err, len, "runtime directory %s is a symlink; refusing it", path);
+		return -1;
+	}
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) != 0) {
+		snprintf(err, len, "runtime directory %s: %s", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	const char *why = NULL;
+	if (!S_ISDIR(st.st_mode))
+		why = "is not a directory";
+	else if (st.st_uid != geteuid())
+		why = "is not owned by sluiced's user";
+	else if (st.st_mode & 022)
+		why = "is writable by its group or others";
+	if (why) {
+		snprintf(err, len, "runtime directory %s %s (owner uid %u, mode %04o); refusing it",
+			 path, why, (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777));
+		close(fd);
+		return -1;
+	}
+	*out = fd;
+	return 0;
+}
+
+int sl_check_private(struct sl_daemon *d, const char *name, char *err, size_t errlen)
+{
+	struct stat st;
+	if (fstatat(d->dirfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0)
+		return 0; /* absent */
+	if (!S_ISREG(st.st_mode) || st.st_uid != geteuid()) {
+		snprintf(err, errlen,
+			 "%s/%s exists and is not a regular file owned by sluiced's user; "
+			 "refusing to replace it",
+			 d->runtime_dir, name);
+		return -1;
+	}
+	return 0;
+}
+
+int sl_write_private(struct sl_daemon *d, const char *name, const void *data, size_t len,
+		     int *keep_fd, char *err, size_t errlen)
+{
+	static unsigned seq;
+	char tmp[256];
+	struct timespec ts;
+	if (sl_check_private(d, name, err, errlen) < 0)
+		return -1;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	snprintf(tmp, sizeof(tmp), ".%s.%d.%u.%ld", name, (int)getpid(), ++seq, ts.tv_nsec);
+	int fd = openat(d->dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		snprintf(err, errlen, "cannot create %s/%s: %s", d->runtime_dir, tmp,
+			 strerror(errno));
+		return -1;
+	}
+	const char *p = data;
+	size_t left = len;
+	while (left) {
+		ssize_t n = write(fd, p, left);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		p += n;
+		left -= (size_t)n;
+	}
+	if (left || (keep_fd && flock(fd, LOCK_EX | LOCK_NB) != 0) ||
+	    renameat(d->dirfd, tmp, d->dirfd, name) != 0) {
+		snprintf(err, errlen, "cannot write %s/%s: %s", d->runtime_dir, name,
+			 strerror(errno));
+		unlinkat(d->dirfd, tmp, 0);
+		close(fd);
+		return -1;
+	}
+	if (keep_fd)
+		*keep_fd = fd;
+	else
+		close(fd);
+	return 0;
+}
+
+int sl_server_runtime_dir(struct sl_daemon *d, char *err, size_t len)
+{
+	char dir[sizeof(d->runtime_dir)];
+	snprintf(dir, sizeof(dir), "%s", d->socket_path);
+	snprintf(d->runtime_dir, sizeof(d->runtime_dir), "%s", dirname(dir));
+	if (mkdir(d->runtime_dir, 0700) != 0 && errno != EEXIST) {
+		snprintf(err, len, "cannot create runtime directory %s: %s", d->runtime_dir,
+			 strerror(errno));
+		return -1;
+	}
+	if (check_dir(d->runtime_dir, &d->dirfd, err, len) < 0)
+		return -1;
+	/* One sluiced per runtime dir: the lock dies with its holder. */
+	if (flock(d->dirfd, LOCK_EX | LOCK_NB) != 0) {
+		snprintf(err, len, "another sluiced is running on runtime directory %s",
+			 d->runtime_dir);
+		return -1;
+	}
+	set_access(d, d->dirfd, d->runtime_dir, 7, 5, 1);
+	return 0;
+}
+
+/* Whether something answers at sa. */
+static bool socket_live(const struct sockaddr_un *sa)
+{
+	int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	bool live = probe >= 0 && connect(probe, (const struct sockaddr *)sa, sizeof(*sa)) == 0;
+	if (probe >= 0)
+		close(probe);
+	return live;
+}
 
 int sl_server_open(struct sl_daemon *d, char *err, size_t len)
 {
@@ -27,29 +222,47 @@ int sl_server_open(struct sl_daemon *d, char *err, size_t len)
 		snprintf(err, len, "socket path too long: %s", d->socket_path);
 		return -1;
 	}
-	char dir[sizeof(sa.sun_path)];
-	snprintf(dir, sizeof(dir), "%s", d->socket_path);
-	mkdir(dirname(dir), 0755);
 	strcpy(sa.sun_path, d->socket_path);
+	const char *name = base_name(d->socket_path);
 
-	/* A socket file nobody answers on is left from a crash: reuse it. A
-	 * live one belongs to another sluiced. */
-	int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (probe >= 0 && connect(probe, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
-		close(probe);
-		snprintf(err, len, "%s: another sluiced is already listening there",
-			 d->socket_path);
-		return -1;
+	/* Never delete what is not ours: only a dead socket file we own (left
+	 * from a crash) is replaced. */
+	struct stat st;
+	if (fstatat(d->dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+		if (!S_ISSOCK(st.st_mode)) {
+			snprintf(err, len, "%s exists and is not a socket; refusing to replace it",
+				 d->socket_path);
+			return -1;
+		}
+		if (socket_live(&sa)) {
+			snprintf(err, len, "%s: another sluiced is already listening there",
+				 d->socket_path);
+			return -1;
+		}
+		if (st.st_uid != geteuid()) {
+			snprintf(err, len,
+				 "%s is a socket owned by uid %u, not us; refusing to replace it",
+				 d->socket_path, (unsigned)st.st_uid);
+			return -1;
+		}
+		unlinkat(d->dirfd, name, 0);
 	}
-	if (probe >= 0)
-		close(probe);
-	unlink(d->socket_path);
 	d->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (d->listen_fd < 0 || bind(d->listen_fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
-	    chmod(d->socket_path, 0660) != 0 || listen(d->listen_fd, 128) != 0) {
+	/* Created with no access for anyone but us; widened below to exactly
+	 * the groups. */
+	mode_t old = umask(0177);
+	int rc = d->listen_fd < 0 ? -1 : bind(d->listen_fd, (struct sockaddr *)&sa, sizeof(sa));
+	umask(old);
+	if (rc != 0 || listen(d->listen_fd, 128) != 0) {
 		snprintf(err, len, "cannot listen on %s: %s", d->socket_path, strerror(errno));
+		if (rc == 0)
+			unlink(d->socket_path);
+		close(d->listen_fd);
+		d->listen_fd = -1;
 		return -1;
 	}
+	set_access(d, -1, d->socket_path, 6, 6, 6);
+	d->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	struct epoll_event ev = {.events = EPOLLIN, .data.u32 = EV_LISTEN};
 	epoll_ctl(d->epfd, EPOLL_CTL_ADD, d->listen_fd, &ev);
 	return 0;
@@ -64,6 +277,8 @@ void sl_server_close(struct sl_daemon *d)
 		close(d->listen_fd);
 		unlink(d->socket_path);
 	}
+	if (d->spare_fd >= 0)
+		close(d->spare_fd);
 }
 
 static void drop_client(struct sl_daemon *d, unsigned idx)
@@ -82,31 +297,176 @@ static void update_interest(struct sl_daemon *d, unsigned idx)
 	epoll_ctl(d->epfd, EPOLL_CTL_MOD, c->lc.fd, &ev);
 }
 
+static bool in_groups(gid_t want, gid_t primary, const gid_t *groups, int n)
+{
+	if (primary == want)
+		return true;
+	for (int i = 0; i < n; i++)
+		if (groups[i] == want)
+			return true;
+	return false;
+}
+
+/* The peer's role, from its credentials at connect time. */
+static enum sl_role peer_role(struct sl_daemon *d, int fd, const struct ucred *cred)
+{
+	if (cred->uid == 0 || cred->uid == geteuid())
+		return SL_ROLE_ADMIN;
+	if (!d->admin_group && !d->read_group)
+		return SL_ROLE_NONE;
+	gid_t groups[256];
+	int n = 0;
+	socklen_t gl = sizeof(groups);
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &gl) == 0) {
+		n = (int)(gl / sizeof(gid_t));
+	} else {
+		/* Old kernel, or too many groups: ask the user database. */
+		struct passwd *pw = getpwuid(cred->uid);
+		n = 256;
+		if (!pw || getgrouplist(pw->pw_name, cred->gid, groups, &n) < 0)
+			n = 0;
+	}
+	if (d->admin_group && in_groups(d->admin_gid, cred->gid, groups, n))
+		return SL_ROLE_ADMIN;
+	if (d->read_group && in_groups(d->read_gid, cred->gid, groups, n))
+		return SL_ROLE_READ;
+	return SL_ROLE_NONE;
+}
+
+static void who_may(struct sl_daemon *d, char *buf, size_t len, bool mutate)
+{
+	int n = snprintf(buf, len, "uid 0");
+	if (d->admin_group)
+		n += snprintf(buf + n, len - (size_t)n, " or group '%s'", d->admin_group);
+	if (!mutate && d->read_group)
+		snprintf(buf + n, len - (size_t)n, " or group '%s'", d->read_group);
+}
+
+/* Send one reply on a connection we will not keep and close it. */
+static void refuse(int fd, json_t *reply)
+{
+	struct sl_lineconn lc;
+	sl_lineconn_init(&lc, fd);
+	sl_lineconn_send(&lc, reply);
+	json_decref(reply);
+	sl_lineconn_free(&lc);
+}
+
+static void fd_warning(struct sl_daemon *d, const char *what)
+{
+	if (sl_now() - d->last_fd_warning >= 1.0) {
+		d->last_fd_warning = sl_now();
+		sl_log(LOG_WARNING, "%s", what);
+	}
+}
+
+/* Out of file descriptors: drop the waiting connection (it cannot be
+ * served), or, without a spare fd, stop listening for a moment, so a full
+ * backlog does not make the loop spin. */
+static void out_of_fds(struct sl_daemon *d)
+{
+	fd_warning(d, "out of file descriptors; dropping new connections");
+	if (d->spare_fd >= 0) {
+		close(d->spare_fd);
+		int fd = accept4(d->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+		if (fd >= 0)
+			close(fd);
+		d->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+		if (fd >= 0)
+			return;
+	}
+	epoll_ctl(d->epfd, EPOLL_CTL_DEL, d->listen_fd, NULL);
+	d->listen_paused = true;
+	d->listen_resume = sl_now() + 0.1;
+}
+
 void sl_server_accept(struct sl_daemon *d)
 {
-	for (;;) {
+	for (int budget = 0; budget < 64 && !d->listen_paused; budget++) {
 		int fd = accept4(d->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
-		if (fd < 0)
+		if (fd < 0) {
+			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+			    errno == ENOMEM)
+				out_of_fds(d);
+			else if (errno == EINTR || errno == ECONNABORTED)
+				continue;
 			return;
-		unsigned idx = 0;
-		while (idx < SL_MAX_CLIENTS && d->clients[idx].used)
-			idx++;
-		if (idx == SL_MAX_CLIENTS) {
-			sl_log(LOG_WARNING, "too many clients (%d); refusing one", SL_MAX_CLIENTS);
+		}
+		struct ucred cred = {0, (uid_t)-1, (gid_t)-1};
+		socklen_t cl = sizeof(cred);
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl) != 0) {
 			close(fd);
 			continue;
 		}
-		struct sl_client *c = &d->clients[idx];
-		struct ucred cred = {0};
-		socklen_t cl = sizeof(cred);
-		getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl);
+		enum sl_role role = peer_role(d, fd, &cred);
+		if (role == SL_ROLE_NONE) {
+			char who[256];
+			who_may(d, who, sizeof(who), false);
+			refuse(fd, sl_proto_error(NULL, "forbidden", NULL,
+						  "uid %u may not use sluiced: it needs %s",
+						  (unsigned)cred.uid, who));
+			continue;
+		}
+		unsigned idx = 0, used = 0, same_uid = 0, free_idx = SL_MAX_CLIENTS;
+		for (idx = 0; idx < SL_MAX_CLIENTS; idx++) {
+			if (!d->clients[idx].used) {
+				if (free_idx == SL_MAX_CLIENTS)
+					free_idx = idx;
+				continue;
+			}
+			used++;
+			same_uid += d->clients[idx].uid == cred.uid;
+		}
+		/* Root is never locked out: other users share all but the
+		 * reserved slots, and each gets only so many. */
+		const char *full = NULL;
+		if (free_idx == SL_MAX_CLIENTS)
+			full = "too many clients";
+		else if (cred.uid != 0 && used >= SL_MAX_CLIENTS - SL_ROOT_RESERVED)
+			full = "too many clients (the rest are kept for root)";
+		else if (cred.uid != 0 && same_uid >= SL_MAX_PER_UID)
+			full = "too many connections from this uid";
+		if (full) {
+			fd_warning(d, "refusing connections: client limits reached");
+			refuse(fd, sl_proto_error(NULL, "busy", NULL, "%s (uid %u has %u)", full,
+						  (unsigned)cred.uid, same_uid));
+			continue;
+		}
+		struct sl_client *c = &d->clients[free_idx];
 		sl_lineconn_init(&c->lc, fd);
 		c->used = true;
 		c->gen = ++d->next_gen;
 		c->pid = cred.pid;
 		c->uid = cred.uid;
-		struct epoll_event ev = {.events = EPOLLIN, .data.u32 = idx};
+		c->role = role;
+		c->waiting = 0;
+		c->last_active = sl_now();
+		struct epoll_event ev = {.events = EPOLLIN, .data.u32 = free_idx};
 		epoll_ctl(d->epfd, EPOLL_CTL_ADD, fd, &ev);
+	}
+}
+
+void sl_server_tick(struct sl_daemon *d)
+{
+	double now = sl_now();
+	if (d->listen_paused && now >= d->listen_resume) {
+		struct epoll_event ev = {.events = EPOLLIN, .data.u32 = EV_LISTEN};
+		epoll_ctl(d->epfd, EPOLL_CTL_ADD, d->listen_fd, &ev);
+		d->listen_paused = false;
+	}
+	for (unsigned i = 0; i < SL_MAX_CLIENTS; i++) {
+		struct sl_client *c = &d->clients[i];
+		/* Waiting for a reply is not idle; neither is the client a
+		 * shutdown will answer. */
+		if (!c->used || c->waiting || sl_lineconn_pending(&c->lc) ||
+		    (d->shutdown_requested && d->shutdown_client == (int)i &&
+		     d->shutdown_gen == c->gen))
+			continue;
+		if (now - c->last_active > d->client_timeout_s) {
+			sl_log(LOG_INFO, "closing client uid %u pid %d: idle for %.0f s",
+			       (unsigned)c->uid, (int)c->pid, d->client_timeout_s);
+			drop_client(d, i);
+		}
 	}
 }
 
@@ -114,6 +474,7 @@ void sl_server_reply(struct sl_daemon *d, unsigned idx, uint64_t gen, json_t *re
 {
 	struct sl_client *c = &d->clients[idx];
 	if (idx < SL_MAX_CLIENTS && c->used && c->gen == gen) {
+		c->last_active = sl_now();
 		if (sl_lineconn_send(&c->lc, reply) < 0) {
 			drop_client(d, idx);
 		} else if (c->lc.out_len - c->lc.out_off > SL_MAX_BACKLOG) {
@@ -133,34 +494,48 @@ struct line_ctx {
 	unsigned idx;
 };
 
+static json_t *handle(struct sl_daemon *d, unsigned idx, char *line, size_t len)
+{
+	struct sl_client *c = &d->clients[idx];
+	json_t *reply = NULL;
+	json_t *req = sl_proto_decode(line, len, &reply);
+	if (!req)
+		return reply;
+	json_t *id = json_object_get(req, "id");
+	const char *cmd = json_string_value(json_object_get(req, "cmd"));
+	const struct sl_command_def *def = sl_command_find(cmd);
+	if (!def) {
+		reply = sl_proto_error(id, "unknown_command", "cmd", "unknown command '%s'", cmd);
+	} else if (sl_command_mutating(def, req) && c->role != SL_ROLE_ADMIN) {
+		char who[256];
+		who_may(d, who, sizeof(who), true);
+		sl_log(LOG_NOTICE, "refused %s from uid %u pid %d: not an admin", cmd,
+		       (unsigned)c->uid, (int)c->pid);
+		reply = sl_proto_error(id, "forbidden", NULL, "%s%s needs %s", cmd,
+				       def->mutates ? "" : " with reset", who);
+	} else {
+		if (sl_command_mutating(def, req))
+			sl_log(LOG_NOTICE, "%s from uid %u pid %d: %.300s%s", cmd, (unsigned)c->uid,
+			       (int)c->pid, line, len > 300 ? "..." : "");
+		reply = def->fn(d, idx, req);
+	}
+	json_decref(req);
+	return reply;
+}
+
 static void on_line(void *ctx, char *line, size_t len)
 {
 	struct line_ctx *lx = ctx;
 	struct sl_daemon *d = lx->d;
 	struct sl_client *c = &d->clients[lx->idx];
-	json_error_t je;
 	json_t *reply;
 
-	if (!line) {
-		reply = sl_proto_error(NULL, "too_large", NULL, "message longer than %d bytes",
+	c->last_active = sl_now();
+	if (!line)
+		reply = sl_proto_error(NULL, "too_large", NULL, "message longer than %u bytes",
 				       SL_PROTO_MAX_MSG);
-		sl_server_reply(d, lx->idx, c->gen, reply);
-		return;
-	}
-	json_t *req = json_loadb(line, len, 0, &je);
-	if (!req || !json_is_object(req)) {
-		reply = sl_proto_error(NULL, "parse_error", NULL, "malformed JSON at column %d: %s",
-				       je.column, req ? "a request is a JSON object" : je.text);
-		json_decref(req);
-		sl_server_reply(d, lx->idx, c->gen, reply);
-		return;
-	}
-	const char *cmd = json_string_value(json_object_get(req, "cmd"));
-	if (cmd && sl_command_mutates(cmd))
-		sl_log(LOG_NOTICE, "%s from uid %u pid %d: %s", cmd, (unsigned)c->uid, (int)c->pid,
-		       line);
-	reply = sl_command(d, lx->idx, req);
-	json_decref(req);
+	else
+		reply = handle(d, lx->idx, line, len);
 	if (reply)
 		sl_server_reply(d, lx->idx, c->gen, reply);
 }

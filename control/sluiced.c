@@ -1,9 +1,10 @@
 /* sluiced.c: the control-plane daemon's entry point: options, config check,
- * pid file, and the one epoll loop that serves clients, the dataplane
- * channel, the dataplane's pidfd and signals. */
+ * runtime directory and pid file, and the one epoll loop that serves
+ * clients, the dataplane channel, the dataplane's pidfd and signals. */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <grp.h>
 #include <libgen.h>
 #include <limits.h>
 #include <signal.h>
@@ -25,34 +26,40 @@
 
 static void usage(FILE *f)
 {
-	fprintf(
-	    f,
-	    "usage: sluiced --config FILE [--socket PATH] [--foreground] [--attach]\n"
-	    "               [--pidfile PATH] [--syslog] [--dataplane-binary PATH]\n"
-	    "\n"
-	    "The sluice control plane. It validates FILE (refusing to start on any error,\n"
-	    "named as file:line:col), starts sluice-dp on it and supervises it: a dataplane\n"
-	    "that dies is restarted within a second with the last good config and mapping\n"
-	    "(backing off when it keeps dying right after starting), and counters keep\n"
-	    "their totals across restarts. Clients (sluicectl) talk JSON over a Unix socket;\n"
-	    "see control/PROTOCOL.md. Counter queries read the dataplane's shared-memory\n"
-	    "stats segment and never disturb it.\n"
-	    "\n"
-	    "  -c, --config FILE          the pipeline config (and the name of the dataplane)\n"
-	    "  -s, --socket PATH          public socket, mode 0660 (default\n"
-	    "                             /run/sluice/sluice.sock)\n"
-	    "  -f, --foreground           stay in the foreground (default: daemonize)\n"
-	    "  -a, --attach               take over a dataplane left running by an earlier\n"
-	    "                             sluiced, through its private control socket\n"
-	    "                             (DIR/NAME.dp.sock beside the public socket)\n"
-	    "  -p, --pidfile PATH         pid file (default: DIR/sluiced.pid beside the socket)\n"
-	    "      --syslog               log to syslog instead of stderr\n"
-	    "      --dataplane-binary P   the sluice-dp to run (default: next to sluiced, or\n"
-	    "                             $SLUICE_DP)\n"
-	    "  -h, --help                 this text\n"
-	    "\n"
-	    "Exit status: 0 after a shutdown command or SIGTERM/SIGINT (which stop the\n"
-	    "dataplane too), 1 on a config or start-up error.\n");
+	fprintf(f,
+		"usage: sluiced --config FILE [--socket PATH] [--foreground] [--attach]\n"
+		"               [--group NAME] [--read-group NAME] [--client-timeout S]\n"
+		"               [--pidfile PATH] [--syslog] [--dataplane-binary PATH]\n"
+		"\n"
+		"The sluice control plane. It validates FILE (refusing to start on any error,\n"
+		"named as file:line:col), starts sluice-dp on it and supervises it: a dataplane\n"
+		"that dies is restarted within a second with the last good config and mapping\n"
+		"(backing off when it keeps dying right after starting), and counters keep\n"
+		"their totals across restarts. Clients (sluicectl) talk JSON over a Unix socket;\n"
+		"see control/PROTOCOL.md. Counter queries read the dataplane's shared-memory\n"
+		"stats segment and never disturb it.\n"
+		"\n"
+		"  -c, --config FILE          the pipeline config (and the name of the dataplane)\n"
+		"  -s, --socket PATH          public socket (default /run/sluice/sluice.sock);\n"
+		"                             its directory is the private runtime directory\n"
+		"                             (ours, not group/world-writable; made 0750)\n"
+		"  -g, --group NAME           admin group: may change things (root always may)\n"
+		"  -r, --read-group NAME      may only read (status, show, validate, counters)\n"
+		"                             nobody else may connect; see control/PROTOCOL.md\n"
+		"      --client-timeout S     close a client idle that long (default 30)\n"
+		"  -f, --foreground           stay in the foreground (default: daemonize)\n"
+		"  -a, --attach               take over a dataplane left running by an earlier\n"
+		"                             sluiced, through its private control socket\n"
+		"                             (DIR/NAME.dp.sock beside the public socket)\n"
+		"  -p, --pidfile PATH         pid file, in the runtime directory (default\n"
+		"                             DIR/sluiced.pid); locked while sluiced runs\n"
+		"      --syslog               log to syslog instead of stderr\n"
+		"      --dataplane-binary P   the sluice-dp to run (default: next to sluiced, or\n"
+		"                             $SLUICE_DP)\n"
+		"  -h, --help                 this text\n"
+		"\n"
+		"Exit status: 0 after a shutdown command or SIGTERM/SIGINT (which stop the\n"
+		"dataplane too), 1 on a config or start-up error.\n");
 }
 
 static char *default_dp_binary(void)
@@ -74,13 +81,24 @@ static char *default_dp_binary(void)
 	return strdup(cand);
 }
 
-static int write_pidfile(const char *path)
+/* Errors before we run go to stderr as "sluiced: ...", also under --syslog. */
+static int fail_start(struct sl_daemon *d, const char *msg)
 {
-	FILE *f = fopen(path, "w");
-	if (!f)
+	fprintf(stderr, "sluiced: %s\n", msg);
+	if (d->use_syslog)
+		sl_log(LOG_ERR, "%s", msg);
+	return 1;
+}
+
+static int lookup_group(const char *name, gid_t *gid, char *err, size_t len)
+{
+	struct group *g = getgrnam(name);
+	if (!g) {
+		snprintf(err, len, "no group named '%s'", name);
 		return -1;
-	fprintf(f, "%d\n", (int)getpid());
-	return fclose(f);
+	}
+	*gid = g->gr_gid;
+	return 0;
 }
 
 int main(int argc, char **argv)
@@ -94,6 +112,9 @@ int main(int argc, char **argv)
 	    {"pidfile", required_argument, NULL, 'p'},
 	    {"syslog", no_argument, NULL, 'S'},
 	    {"dataplane-binary", required_argument, NULL, 'D'},
+	    {"group", required_argument, NULL, 'g'},
+	    {"read-group", required_argument, NULL, 'r'},
+	    {"client-timeout", required_argument, NULL, 'T'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -102,8 +123,14 @@ int main(int argc, char **argv)
 	int c;
 	d.socket_path = "/run/sluice/sluice.sock";
 	d.listen_fd = -1;
+	d.spare_fd = -1;
+	d.dirfd = -1;
+	d.pidfile_fd = -1;
+	d.pidfd = -1;
 	d.shutdown_client = -1;
-	while ((c = getopt_long(argc, argv, "c:s:fap:h", longopts, NULL)) != -1) {
+	d.client_timeout_s = 30;
+	char *end;
+	while ((c = getopt_long(argc, argv, "c:s:fap:g:r:h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'c':
 			config = optarg;
@@ -126,6 +153,19 @@ int main(int argc, char **argv)
 		case 'D':
 			d.dp_binary = optarg;
 			break;
+		case 'g':
+			d.admin_group = optarg;
+			break;
+		case 'r':
+			d.read_group = optarg;
+			break;
+		case 'T':
+			d.client_timeout_s = strtod(optarg, &end);
+			if (*end || !(d.client_timeout_s > 0)) {
+				fprintf(stderr, "sluiced: --client-timeout takes seconds > 0\n");
+				return 1;
+			}
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -140,31 +180,67 @@ int main(int argc, char **argv)
 	}
 	sl_log_init(d.use_syslog);
 
+	char err[1024];
+	if ((d.admin_group && lookup_group(d.admin_group, &d.admin_gid, err, sizeof(err)) < 0) ||
+	    (d.read_group && lookup_group(d.read_group, &d.read_gid, err, sizeof(err)) < 0))
+		return fail_start(&d, err);
+
+	/* The config's bytes are read once; from here on they are the last good
+	 * config, whatever happens to the file. */
 	struct sl_err cerr;
-	if (sl_config_load(config, &d.cfg, &cerr) < 0) {
+	char *text;
+	size_t text_len;
+	struct sl_config *cfg = NULL;
+	char abs[PATH_MAX];
+	const char *cname = realpath(config, abs) ? abs : config;
+	if (sl_config_read_file(config, &text, &text_len, &cerr) < 0 ||
+	    sl_config_load_buffer(text, text_len, cname, NULL, &cfg, &cerr) < 0) {
 		fprintf(stderr, "%s\n", cerr.msg);
 		return 1;
 	}
-	char abs[PATH_MAX];
-	d.config_path = strdup(realpath(config, abs) ? abs : config);
-	d.mapping = calloc(d.cfg->n_clusters, sizeof(int));
-	for (unsigned i = 0; i < d.cfg->n_clusters; i++)
-		d.mapping[i] = d.cfg->clusters[i].core;
+	sl_sup_set_config(&d, text, text_len, cname, cfg, true);
+	free(text);
+	d.file_dirs = calloc(d.cfg->dp.n_file_dirs + 1, sizeof(char *));
+	for (unsigned i = 0; d.file_dirs && i < d.cfg->dp.n_file_dirs; i++)
+		d.file_dirs[d.n_file_dirs++] = strdup(d.cfg->dp.file_dirs[i]);
 	if (!d.dp_binary)
 		d.dp_binary = default_dp_binary();
 
-	char dir[PATH_MAX], pidfile[PATH_MAX + 16];
-	snprintf(dir, sizeof(dir), "%s", d.socket_path);
-	snprintf(d.dp_socket, sizeof(d.dp_socket), "%s/%s.dp.sock", dirname(dir), d.cfg->dp.name);
-	snprintf(d.totals_path, sizeof(d.totals_path), "%s/%s.totals.json", dir, d.cfg->dp.name);
+	if (sl_server_runtime_dir(&d, err, sizeof(err)) < 0)
+		return fail_start(&d, err);
+	if ((size_t)snprintf(d.dp_socket, sizeof(d.dp_socket), "%.*s/%s.dp.sock",
+			     (int)sizeof(d.dp_socket), d.runtime_dir,
+			     d.cfg->dp.name) >= sizeof(d.dp_socket))
+		return fail_start(&d, "the dataplane's socket path would be too long");
+	snprintf(d.totals_name, sizeof(d.totals_name), "%s.totals.json", d.cfg->dp.name);
+	snprintf(d.private_config, sizeof(d.private_config), "%.40s.running.yaml", d.cfg->dp.name);
+	char pidname[256] = "sluiced.pid";
+	if (d.pidfile) {
+		char pdir[PATH_MAX], pbase[PATH_MAX], rdir[PATH_MAX];
+		snprintf(pdir, sizeof(pdir), "%s", d.pidfile);
+		snprintf(pbase, sizeof(pbase), "%s", d.pidfile);
+		if (!realpath(dirname(pdir), rdir) || !realpath(d.runtime_dir, abs) ||
+		    strcmp(rdir, abs) != 0) {
+			snprintf(err, sizeof(err),
+				 "the pid file %.400s must be in the runtime directory %.400s",
+				 d.pidfile, d.runtime_dir);
+			return fail_start(&d, err);
+		}
+		snprintf(pidname, sizeof(pidname), "%s", basename(pbase));
+	}
+	if (sl_check_private(&d, pidname, err, sizeof(err)) < 0 ||
+	    sl_check_private(&d, d.totals_name, err, sizeof(err)) < 0 ||
+	    sl_check_private(&d, d.private_config, err, sizeof(err)) < 0)
+		return fail_start(&d, err);
+
+	d.epfd = epoll_create1(EPOLL_CLOEXEC);
+	d.started = sl_now();
+	if (sl_server_open(&d, err, sizeof(err)) < 0)
+		return fail_start(&d, err);
 	if (d.attach)
 		sl_view_load_totals(&d);
 	else
-		unlink(d.totals_path); /* a fresh dataplane starts from zero */
-	if (!d.pidfile) {
-		snprintf(pidfile, sizeof(pidfile), "%s/sluiced.pid", dir);
-		d.pidfile = pidfile;
-	}
+		unlinkat(d.dirfd, d.totals_name, 0); /* a fresh dataplane starts from zero */
 
 	if (!foreground && daemon(0, 1) != 0) {
 		fprintf(stderr, "sluiced: cannot daemonize: %s\n", strerror(errno));
@@ -178,25 +254,23 @@ int main(int argc, char **argv)
 	sigaddset(&mask, SIGCHLD);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	d.epfd = epoll_create1(EPOLL_CLOEXEC);
 	int sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
 	struct epoll_event sev = {.events = EPOLLIN, .data.u32 = EV_SIGNAL};
 	epoll_ctl(d.epfd, EPOLL_CTL_ADD, sfd, &sev);
 
-	char err[512];
 	int rc = 1;
-	d.started = sl_now();
-	if (sl_server_open(&d, err, sizeof(err)) < 0) {
-		sl_log(LOG_ERR, "%s", err);
-		goto out;
-	}
-	if (write_pidfile(d.pidfile) != 0)
-		sl_log(LOG_WARNING, "cannot write pid file %s: %s", d.pidfile, strerror(errno));
+	char pidtext[32];
+	int plen = snprintf(pidtext, sizeof(pidtext), "%d\n", (int)getpid());
+	if (sl_write_private(&d, pidname, pidtext, (size_t)plen, &d.pidfile_fd, err, sizeof(err)) <
+	    0)
+		sl_log(LOG_WARNING, "%s", err);
+	else
+		d.wrote_pidfile = true;
 	if (sl_sup_start(&d, err, sizeof(err)) < 0) {
 		sl_log(LOG_ERR, "%s", err);
 		goto out;
 	}
-	sl_log(LOG_INFO, "listening on %s (config %s)", d.socket_path, d.config_path);
+	sl_log(LOG_INFO, "listening on %s (config %s)", d.socket_path, d.config_name);
 
 	while (!d.quit) {
 		struct epoll_event ev[64];
@@ -228,12 +302,16 @@ int main(int argc, char **argv)
 			}
 		}
 		sl_sup_tick(&d);
+		sl_server_tick(&d);
 	}
 	rc = 0;
-	unlink(d.totals_path); /* a clean stop: nothing left to take over */
+	/* A clean stop: nothing left to take over. */
+	unlinkat(d.dirfd, d.totals_name, 0);
+	unlinkat(d.dirfd, d.private_config, 0);
 out:
 	sl_server_close(&d);
-	unlink(d.pidfile);
+	if (d.wrote_pidfile)
+		unlinkat(d.dirfd, pidname, 0);
 	sl_view_close(&d);
 	if (d.dp.fd > 0)
 		sl_lineconn_free(&d.dp);
@@ -241,6 +319,10 @@ out:
 	json_decref(d.folded);
 	json_decref(d.baseline);
 	free(d.mapping);
-	free(d.config_path);
+	free(d.config_text);
+	free(d.config_name);
+	for (unsigned i = 0; i < d.n_file_dirs; i++)
+		free(d.file_dirs[i]);
+	free(d.file_dirs);
 	return rc;
 }

@@ -3,9 +3,12 @@
  * shared memory. Totals survive dataplane restarts (the last snapshot of a
  * dead dataplane is folded in) and a reset subtracts a baseline. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <syslog.h>
+#include <unistd.h>
 
 #include "control/daemon.h"
 
@@ -136,19 +139,36 @@ void sl_view_fold_dead(struct sl_daemon *d)
 	}
 	sl_stats_close(d->stats);
 	d->stats = NULL;
-	if (d->folded && json_dump_file(d->folded, d->totals_path, JSON_COMPACT) != 0)
-		sl_log(LOG_WARNING, "cannot write %s", d->totals_path);
+	char *text = d->folded ? json_dumps(d->folded, JSON_COMPACT) : NULL;
+	if (text &&
+	    sl_write_private(d, d->totals_name, text, strlen(text), NULL, err, sizeof(err)) < 0)
+		sl_log(LOG_WARNING, "%s", err);
+	free(text);
 }
 
 void sl_view_load_totals(struct sl_daemon *d)
 {
+	/* Only a regular file of ours, never through a link. */
+	int fd = openat(d->dirfd, d->totals_name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0)
+		return;
+	struct stat st;
 	json_error_t je;
-	json_t *t = json_load_file(d->totals_path, 0, &je);
-	if (t) {
+	json_t *t = NULL;
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == geteuid() &&
+	    st.st_size < (64 << 20))
+		t = json_loadfd(fd, 0, &je);
+	else
+		sl_log(LOG_WARNING, "%s/%s is not a regular file of ours; ignoring it",
+		       d->runtime_dir, d->totals_name);
+	close(fd);
+	if (json_is_object(t)) {
 		json_decref(d->folded);
 		d->folded = t;
-		sl_log(LOG_INFO, "restored counter totals of earlier dataplanes from %s",
-		       d->totals_path);
+		sl_log(LOG_INFO, "restored counter totals of earlier dataplanes from %s/%s",
+		       d->runtime_dir, d->totals_name);
+	} else {
+		json_decref(t);
 	}
 }
 

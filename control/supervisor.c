@@ -7,12 +7,15 @@
  * control socket. */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <syslog.h>
@@ -50,6 +53,57 @@ static int cluster_index(const struct sl_config *c, const char *name)
 	return -1;
 }
 
+static void free_pending(struct sl_daemon *d, struct sl_pending *p)
+{
+	if (!p->internal && p->client < SL_MAX_CLIENTS && d->clients[p->client].used &&
+	    d->clients[p->client].gen == p->gen && d->clients[p->client].waiting)
+		d->clients[p->client].waiting--;
+	json_decref(p->id);
+	free(p->name);
+	free(p->text);
+	memset(p, 0, sizeof(*p));
+}
+
+static int pidfd_signal(struct sl_daemon *d, int sig)
+{
+	/* Only ever through the pidfd: a pid number may have been recycled. */
+	if (d->pidfd < 0)
+		return -1;
+	return (int)syscall(SYS_pidfd_send_signal, d->pidfd, sig, NULL, 0);
+}
+
+int sl_sup_set_config(struct sl_daemon *d, const char *text, size_t len, const char *name,
+		      struct sl_config *cfg, bool reset_map)
+{
+	char *t = malloc(len ? len : 1), *n = strdup(name);
+	int *m = calloc(cfg->n_clusters ? cfg->n_clusters : 1, sizeof(int));
+	if (!t || !n || !m) {
+		free(t);
+		free(n);
+		free(m);
+		sl_config_free(cfg);
+		return -1;
+	}
+	memcpy(t, text, len);
+	free(d->config_text);
+	free(d->config_name);
+	d->config_text = t;
+	d->config_len = len;
+	d->config_name = n;
+	for (unsigned i = 0; i < cfg->n_clusters; i++) {
+		int old = -1;
+		for (unsigned j = 0; !reset_map && d->cfg && j < d->cfg->n_clusters; j++)
+			if (!strcmp(d->cfg->clusters[j].name, cfg->clusters[i].name))
+				old = d->mapping[j];
+		m[i] = old >= 0 ? old : cfg->clusters[i].core;
+	}
+	free(d->mapping);
+	d->mapping = m;
+	sl_config_free(d->cfg);
+	d->cfg = cfg;
+	return 0;
+}
+
 static int send_to_dp(struct sl_daemon *d, json_t *req)
 {
 	int rc = sl_lineconn_send(&d->dp, req);
@@ -69,12 +123,12 @@ static struct sl_pending *send_pending(struct sl_daemon *d, json_t *req, const c
 	if (slot == SL_MAX_PENDING || !d->dp_connected)
 		return NULL;
 	struct sl_pending *p = &d->pending[slot];
-	memset(p, 0, sizeof(*p));
+	free_pending(d, p);
 	p->used = true;
 	snprintf(p->cmd, sizeof(p->cmd), "%s", cmd);
 	json_object_set_new(req, "id", json_integer((json_int_t)slot));
 	if (send_to_dp(d, req) < 0) {
-		p->used = false;
+		free_pending(d, p);
 		return NULL;
 	}
 	return p;
@@ -105,7 +159,10 @@ static int open_channel(struct sl_daemon *d, int fd, pid_t pid)
 	d->dp_connected = true;
 	struct epoll_event ev = {.events = EPOLLIN, .data.u32 = EV_DP};
 	epoll_ctl(d->epfd, EPOLL_CTL_ADD, fd, &ev);
-	d->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	/* A child cannot be reaped (so its pid not reused) before we wait for
+	 * it; an attached dataplane's pidfd was opened by attach_checks. */
+	if (d->pidfd < 0)
+		d->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
 	if (d->pidfd < 0) {
 		sl_log(LOG_ERR, "pidfd_open(%d): %s", (int)pid, strerror(errno));
 		return -1;
@@ -121,6 +178,15 @@ static int open_channel(struct sl_daemon *d, int fd, pid_t pid)
 
 static int spawn(struct sl_daemon *d)
 {
+	/* The dataplane runs our copy of the last good config's bytes: what
+	 * the operator's file says now does not matter. */
+	char err[512], cfgpath[sizeof(d->runtime_dir) + 80];
+	if (sl_write_private(d, d->private_config, d->config_text, d->config_len, NULL, err,
+			     sizeof(err)) < 0) {
+		sl_log(LOG_ERR, "%s", err);
+		return -1;
+	}
+	snprintf(cfgpath, sizeof(cfgpath), "%s/%s", d->runtime_dir, d->private_config);
 	int sv[2];
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
 		sl_log(LOG_ERR, "socketpair: %s", strerror(errno));
@@ -142,17 +208,85 @@ static int spawn(struct sl_daemon *d)
 		sigset_t none;
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
-		execl(d->dp_binary, "sluice-dp", "--config", d->config_path, "--control-fd", "3",
-		      "--control-socket", d->dp_socket, (char *)NULL);
+		execl(d->dp_binary, "sluice-dp", "--config", cfgpath, "--config-name",
+		      d->config_name, "--control-fd", "3", "--control-socket", d->dp_socket,
+		      (char *)NULL);
 		fprintf(stderr, "sluiced: cannot run %s: %s\n", d->dp_binary, strerror(errno));
 		_exit(127);
 	}
 	close(sv[1]);
 	d->dp_is_child = true;
-	sl_log(LOG_INFO, "started dataplane pid %d with %s", (int)pid, d->config_path);
+	sl_log(LOG_INFO, "started dataplane pid %d with %s", (int)pid, d->config_name);
 	return open_channel(d, sv[0], pid);
 }
 
+/* The dataplane binary we would run, resolved, to compare with a peer's
+ * /proc/PID/exe. */
+static bool is_our_dataplane(struct sl_daemon *d, pid_t pid, char *err, size_t len)
+{
+	char want[PATH_MAX], link[64], got[PATH_MAX];
+	if (!realpath(d->dp_binary, want)) {
+		snprintf(err, len, "cannot resolve the dataplane binary %s: %s", d->dp_binary,
+			 strerror(errno));
+		return false;
+	}
+	snprintf(link, sizeof(link), "/proc/%d/exe", (int)pid);
+	ssize_t n = readlink(link, got, sizeof(got) - 1);
+	if (n < 0) {
+		snprintf(err, len, "cannot read %s: %s", link, strerror(errno));
+		return false;
+	}
+	got[n] = '\0';
+	if (strcmp(got, want) != 0) {
+		snprintf(err, len, "the process at %s (pid %d) runs %s, not %s", d->dp_socket,
+			 (int)pid, got, want);
+		return false;
+	}
+	return true;
+}
+
+/* --attach: whatever listens at our dataplane socket must prove it is our
+ * dataplane before we trust a byte from it. */
+static int attach_checks(struct sl_daemon *d, int fd, pid_t *pid, char *err, size_t len)
+{
+	struct stat st;
+	const char *base =
+	    strrchr(d->dp_socket, '/') ? strrchr(d->dp_socket, '/') + 1 : d->dp_socket;
+	if (fstatat(d->dirfd, base, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+		snprintf(err, len, "%s: %s", d->dp_socket, strerror(errno));
+		return -1;
+	}
+	if (!S_ISSOCK(st.st_mode) || (st.st_uid != 0 && st.st_uid != geteuid())) {
+		snprintf(err, len, "%s is not a socket owned by root or us; not attaching",
+			 d->dp_socket);
+		return -1;
+	}
+	struct ucred cred;
+	socklen_t cl = sizeof(cred);
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl) != 0) {
+		snprintf(err, len, "SO_PEERCRED on %s: %s", d->dp_socket, strerror(errno));
+		return -1;
+	}
+	if (cred.uid != 0 && cred.uid != geteuid()) {
+		snprintf(err, len, "%s is served by uid %u, not root or us; not attaching",
+			 d->dp_socket, (unsigned)cred.uid);
+		return -1;
+	}
+	/* The pid comes from the kernel, and the pidfd pins that process:
+	 * checked once, it cannot be swapped for another. */
+	d->pidfd = (int)syscall(SYS_pidfd_open, cred.pid, 0);
+	if (d->pidfd < 0) {
+		snprintf(err, len, "pidfd_open(%d): %s", (int)cred.pid, strerror(errno));
+		return -1;
+	}
+	if (!is_our_dataplane(d, cred.pid, err, len)) {
+		close(d->pidfd);
+		d->pidfd = -1;
+		return -1;
+	}
+	*pid = cred.pid;
+	return 0;
+}
 int sl_sup_start(struct sl_daemon *d, char *err, size_t len)
 {
 	d->pidfd = -1;
@@ -162,45 +296,56 @@ int sl_sup_start(struct sl_daemon *d, char *err, size_t len)
 	int fd = sl_proto_connect(d->dp_socket, err, len);
 	if (fd < 0)
 		return -1;
-	json_t *req = json_pack("{s:s}", "cmd", "hello");
-	json_t *r = sl_proto_call(fd, req, 5000, err, len);
-	json_decref(req);
-	if (!r || !json_is_true(json_object_get(r, "ok"))) {
-		if (r)
-			snprintf(err, len, "dataplane refused hello");
-		json_decref(r);
+	pid_t pid;
+	if (attach_checks(d, fd, &pid, err, len) < 0) {
 		close(fd);
 		return -1;
 	}
-	json_t *res = json_object_get(r, "result");
-	pid_t pid = (pid_t)json_integer_value(json_object_get(res, "pid"));
-	const char *cfgpath = json_string_value(json_object_get(res, "config"));
-	if (cfgpath && strcmp(cfgpath, d->config_path) != 0) {
-		/* The dataplane runs a graph loaded after it started: that one is
-		 * the last good config now. */
-		struct sl_config *c = NULL;
-		struct sl_err ce;
-		if (sl_config_load(cfgpath, &c, &ce) == 0) {
-			sl_config_free(d->cfg);
-			d->cfg = c;
-			free(d->config_path);
-			d->config_path = strdup(cfgpath);
-			free(d->mapping);
-			d->mapping = calloc(c->n_clusters, sizeof(int));
-		} else {
-			sl_log(LOG_WARNING, "the dataplane's config %s no longer loads: %s",
-			       cfgpath, ce.msg);
-		}
+	json_t *req = json_pack("{s:s}", "cmd", "hello");
+	json_t *r = sl_proto_call(fd, req, 5000, err, len);
+	json_decref(req);
+	json_t *res = r ? json_object_get(r, "result") : NULL;
+	json_t *text = json_object_get(res, "config_text");
+	const char *name = json_string_value(json_object_get(res, "config"));
+	if (!r || !json_is_true(json_object_get(r, "ok")) || !json_is_string(text) || !name) {
+		if (r)
+			snprintf(err, len, "the dataplane's hello lacks its config");
+		json_decref(r);
+		goto fail;
 	}
+	/* The last good config is the bytes the dataplane runs, not what a
+	 * file of that name holds now. */
+	struct sl_config *c = NULL;
+	struct sl_err ce;
+	if (sl_config_load_buffer(json_string_value(text), json_string_length(text), name, NULL, &c,
+				  &ce) < 0) {
+		snprintf(err, len, "the dataplane's running config does not load: %s", ce.msg);
+		json_decref(r);
+		goto fail;
+	}
+	if (strcmp(c->dp.name, d->cfg->dp.name) != 0) {
+		snprintf(err, len, "the dataplane at %s is '%s', not '%s'", d->dp_socket,
+			 c->dp.name, d->cfg->dp.name);
+		sl_config_free(c);
+		json_decref(r);
+		goto fail;
+	}
+	sl_sup_set_config(d, json_string_value(text), json_string_length(text), name, c, true);
 	json_t *map = json_object_get(res, "mapping");
 	for (unsigned i = 0; i < d->cfg->n_clusters; i++) {
 		json_t *core = json_object_get(map, d->cfg->clusters[i].name);
-		d->mapping[i] = core ? (int)json_integer_value(core) : d->cfg->clusters[i].core;
+		if (json_is_integer(core))
+			d->mapping[i] = (int)json_integer_value(core);
 	}
 	json_decref(r);
 	d->dp_is_child = false;
 	sl_log(LOG_INFO, "attached to running dataplane pid %d (%s)", (int)pid, d->dp_socket);
 	return open_channel(d, fd, pid);
+fail:
+	close(fd);
+	close(d->pidfd);
+	d->pidfd = -1;
+	return -1;
 }
 
 static void fail_pending(struct sl_daemon *d, const char *why)
@@ -212,8 +357,7 @@ static void fail_pending(struct sl_daemon *d, const char *why)
 		if (!p->internal)
 			sl_server_reply(d, p->client, p->gen,
 					sl_proto_error(p->id, "dataplane_down", NULL, "%s", why));
-		json_decref(p->id);
-		p->used = false;
+		free_pending(d, p);
 	}
 }
 
@@ -262,18 +406,14 @@ static void on_dp_line(void *ctx, char *line, size_t len)
 	} else if (!strcmp(p->cmd, "graph_load") && ok) {
 		struct sl_config *c = NULL;
 		struct sl_err ce;
-		if (sl_config_load(p->arg, &c, &ce) == 0) {
-			sl_config_free(d->cfg);
-			d->cfg = c;
-			free(d->config_path);
-			d->config_path = strdup(p->arg);
-			free(d->mapping);
-			d->mapping = calloc(c->n_clusters, sizeof(int));
-			for (unsigned i = 0; i < c->n_clusters; i++)
-				d->mapping[i] = c->clusters[i].core;
-		}
+		const struct sl_config_policy policy = {true, d->file_dirs, d->n_file_dirs};
+		if (p->text && p->name &&
+		    sl_config_load_buffer(p->text, p->text_len, p->name, &policy, &c, &ce) == 0)
+			sl_sup_set_config(d, p->text, p->text_len, p->name, c, true);
+		else
+			sl_log(LOG_ERR, "the dataplane loaded a graph sluiced cannot keep");
 		sl_view_refresh(d); /* the segment was replaced */
-		sl_log(LOG_INFO, "graph loaded from %s", p->arg);
+		sl_log(LOG_INFO, "graph loaded from %s", p->name ? p->name : "?");
 	} else if (!ok && p->internal) {
 		sl_log(LOG_ERR, "dataplane refused %s: %s", p->cmd,
 		       json_string_value(json_object_get(json_object_get(r, "error"), "message")));
@@ -282,8 +422,7 @@ static void on_dp_line(void *ctx, char *line, size_t len)
 		json_object_set(r, "id", p->id ? p->id : json_null());
 		sl_server_reply(d, p->client, p->gen, json_incref(r));
 	}
-	json_decref(p->id);
-	p->used = false;
+	free_pending(d, p);
 	json_decref(r);
 }
 
@@ -300,6 +439,33 @@ void sl_sup_dp_event(struct sl_daemon *d, uint32_t events)
 		close_channel(d);
 		fail_pending(d, "the dataplane went away");
 	}
+}
+
+/* A dataplane killed with -9 leaves its stats segment behind. Remove it only
+ * when it is that dataplane's (its pid field says so): the name is
+ * predictable, and another dataplane's live segment must survive. */
+static void remove_dead_segment(struct sl_daemon *d, pid_t dead)
+{
+	char shm[128];
+	snprintf(shm, sizeof(shm), "/dev/shm/sluice-%s.stats", d->cfg->dp.name);
+	int fd = open(shm, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0)
+		return;
+	struct stat st;
+	bool ours = false;
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+	    (size_t)st.st_size >= sizeof(struct sl_stats_hdr)) {
+		const struct sl_stats_hdr *h = mmap(NULL, sizeof(*h), PROT_READ, MAP_SHARED, fd, 0);
+		if (h != MAP_FAILED) {
+			ours = h->magic == SL_STATS_MAGIC && h->pid == (int64_t)dead;
+			munmap((void *)h, sizeof(*h));
+		}
+	}
+	close(fd);
+	if (ours)
+		unlink(shm);
+	else
+		sl_log(LOG_INFO, "%s is not dataplane %d's segment; leaving it", shm, (int)dead);
 }
 
 static void describe_exit(struct sl_daemon *d)
@@ -332,11 +498,8 @@ void sl_sup_pidfd_event(struct sl_daemon *d)
 	char verr[128];
 	json_t *final = d->shutdown_requested ? sl_view_counters(d, verr, sizeof(verr)) : NULL;
 	sl_view_fold_dead(d);
-	/* A dataplane killed with -9 leaves its stats segment behind. */
-	char shm[128];
-	snprintf(shm, sizeof(shm), "/dev/shm/sluice-%s.stats", d->cfg->dp.name);
-	unlink(shm);
 	pid_t dead = d->dp_pid;
+	remove_dead_segment(d, dead);
 	d->dp_pid = 0;
 	d->phase = SL_DP_DOWN;
 
@@ -394,30 +557,31 @@ void sl_sup_tick(struct sl_daemon *d)
 	}
 }
 
-int sl_sup_forward(struct sl_daemon *d, unsigned idx, json_t *req, const char *arg, int core,
-		   json_t **reply)
+struct sl_pending *sl_sup_forward(struct sl_daemon *d, unsigned idx, json_t *req, const char *arg,
+				  int core, json_t **reply)
 {
 	json_t *id = json_object_get(req, "id");
 	const char *cmd = json_string_value(json_object_get(req, "cmd"));
 	if (d->phase != SL_DP_UP) {
 		*reply = sl_proto_error(id, "dataplane_down", NULL, "the dataplane is %s",
 					sl_sup_phase_name(d->phase));
-		return -1;
+		return NULL;
 	}
 	json_t *copy = json_deep_copy(req);
 	struct sl_pending *p = send_pending(d, copy, cmd);
 	json_decref(copy);
 	if (!p) {
 		*reply = sl_proto_error(id, "busy", NULL, "too many requests in flight");
-		return -1;
+		return NULL;
 	}
 	p->client = idx;
 	p->gen = d->clients[idx].gen;
 	p->id = id ? json_incref(id) : NULL;
+	d->clients[idx].waiting++;
 	if (arg)
 		snprintf(p->arg, sizeof(p->arg), "%s", arg);
 	p->core = core;
-	return 0;
+	return p;
 }
 
 /* Ask the dataplane to stop; without a channel, signal it. */
@@ -426,8 +590,9 @@ static void stop_dataplane(struct sl_daemon *d)
 	d->phase = SL_DP_STOPPING;
 	if (d->dp_connected)
 		internal_request(d, "shutdown", NULL, 0);
-	else
-		kill(d->dp_pid, SIGTERM);
+	else if (pidfd_signal(d, SIGTERM) < 0)
+		sl_log(LOG_WARNING, "cannot signal dataplane %d: %s", (int)d->dp_pid,
+		       strerror(errno));
 }
 
 void sl_sup_stop(struct sl_daemon *d, unsigned idx)

@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -34,13 +35,36 @@ int sl_dp_ctl_open(struct sl_dp_ctl *c, int inherited_fd, const char *listen_pat
 	}
 	strcpy(sa.sun_path, listen_path);
 	snprintf(c->path, sizeof(c->path), "%s", listen_path);
+	/* Replace only a dead socket of ours: never another file, never a
+	 * live controller's socket. */
+	struct stat st;
+	if (lstat(listen_path, &st) == 0) {
+		int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		bool live = probe >= 0 && S_ISSOCK(st.st_mode) &&
+			    connect(probe, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+		if (probe >= 0)
+			close(probe);
+		if (!S_ISSOCK(st.st_mode) || st.st_uid != geteuid() || live) {
+			snprintf(err, len,
+				 "%s exists and is not a dead socket of ours; refusing "
+				 "to replace it",
+				 listen_path);
+			return -1;
+		}
+		unlink(listen_path);
+	}
 	c->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	unlink(listen_path);
-	mode_t old = umask(0077); /* private: the control plane only */
+	/* The socket is born 0600: there is no moment anyone else may connect. */
+	mode_t old = umask(0177);
 	int rc = c->listen_fd < 0 ? -1 : bind(c->listen_fd, (struct sockaddr *)&sa, sizeof(sa));
 	umask(old);
 	if (rc != 0 || listen(c->listen_fd, 4) != 0) {
 		snprintf(err, len, "cannot listen on %s: %s", listen_path, strerror(errno));
+		if (c->listen_fd >= 0)
+			close(c->listen_fd);
+		c->listen_fd = -1;
+		if (rc == 0)
+			unlink(listen_path);
 		return -1;
 	}
 	return 0;
@@ -200,24 +224,20 @@ static json_t *cmd_counters(struct sl_dp_ctl *c, json_t *req)
 static void on_line(void *ctx, char *line, size_t len)
 {
 	struct sl_dp_ctl *c = ctx;
-	json_error_t je;
-	json_t *reply;
+	json_t *reply = NULL;
 	if (!line) {
-		reply = sl_proto_error(NULL, "too_large", NULL, "message longer than %d bytes",
+		reply = sl_proto_error(NULL, "too_large", NULL, "message longer than %u bytes",
 				       SL_PROTO_MAX_MSG);
 		sl_lineconn_send(c->cur, reply);
 		json_decref(reply);
 		return;
 	}
-	json_t *req = json_loadb(line, len, 0, &je);
+	json_t *req = sl_proto_decode(line, len, &reply);
 	const char *cmd = req ? json_string_value(json_object_get(req, "cmd")) : NULL;
 	json_t *id = req ? json_object_get(req, "id") : NULL;
-	if (!req || !json_is_object(req))
-		reply = sl_proto_error(NULL, "parse_error", NULL, "malformed JSON: %s",
-				       req ? "not an object" : je.text);
-	else if (!cmd)
-		reply = sl_proto_error(id, "missing_field", "cmd", "'cmd' is required");
-	else if (!strcmp(cmd, "hello")) {
+	if (!req) {
+		/* reply holds the decode error */
+	} else if (!strcmp(cmd, "hello")) {
 		json_t *r = json_object();
 		c->ops.hello(c->ops.ctx, r);
 		reply = sl_proto_ok(id, r);
@@ -252,7 +272,7 @@ static void accept_controller(struct sl_dp_ctl *c)
 	socklen_t cl = sizeof(cred);
 	/* Only root or the dataplane's own user may steer it. */
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl) != 0 ||
-	    (cred.uid != 0 && cred.uid != getuid()) || c->n_conns >= SL_DP_CTL_MAX_CONNS) {
+	    (cred.uid != 0 && cred.uid != geteuid()) || c->n_conns >= SL_DP_CTL_MAX_CONNS) {
 		close(fd);
 		return;
 	}

@@ -13,6 +13,7 @@
 
 #include <jansson.h>
 
+#include "control/config.h"
 #include "control/protocol.h"
 
 enum { EXIT_REFUSED = 1, EXIT_USAGE = 2, EXIT_UNREACHABLE = 3 };
@@ -36,6 +37,7 @@ static void usage(FILE *f)
 		"                                 subgraphs)\n"
 		"  graph validate FILE            check a config without applying it\n"
 		"  graph load FILE                replace the running graph with FILE\n"
+		"                                 (FILE is read by sluicectl, as you, and sent)\n"
 		"  map show                       cluster -> core\n"
 		"  map set CLUSTER CORE           move a cluster to another core, live\n"
 		"  counters [stages|connectors|ports] [--watch N] [--reset]\n"
@@ -195,13 +197,26 @@ static int cmd_graph(struct ctl *c, int argc, char **argv)
 	}
 	if (argc == 2 && (!strcmp(argv[0], "validate") || !strcmp(argv[0], "load"))) {
 		char abs[PATH_MAX];
-		/* sluiced resolves paths in its own directory: send ours whole. */
 		const char *path = realpath(argv[1], abs) ? abs : argv[1];
 		int load = !strcmp(argv[0], "load");
-		json_t *r = call(c,
-				 json_pack("{s:s, s:s}", "cmd",
-					   load ? "graph_load" : "graph_validate", "path", path),
-				 &rc);
+		/* The file is read here, with the caller's rights: sluiced gets
+		 * the bytes and the name, and never opens a path itself. */
+		char *text;
+		size_t len;
+		struct sl_err ferr;
+		if (sl_config_read_file(argv[1], &text, &len, &ferr) < 0) {
+			fprintf(stderr, "sluicectl: %s\n", ferr.msg);
+			return EXIT_USAGE;
+		}
+		json_t *req =
+		    json_pack("{s:s, s:s%, s:s}", "cmd", load ? "graph_load" : "graph_validate",
+			      "config", text, len, "name", path);
+		free(text);
+		if (!req) {
+			fprintf(stderr, "sluicectl: %s: not valid UTF-8 text\n", path);
+			return EXIT_USAGE;
+		}
+		json_t *r = call(c, req, &rc);
 		if (!r)
 			return rc;
 		if (c->json)
@@ -391,6 +406,12 @@ static int cmd_counters(struct ctl *c, int argc, char **argv)
 		prev = r;
 		if (watch <= 0)
 			break;
+		if (watch >= 5 && c->fd >= 0) {
+			/* Long pauses would outlast sluiced's idle timeout:
+			 * connect afresh for each sample instead. */
+			close(c->fd);
+			c->fd = -1;
+		}
 		usleep((useconds_t)(watch * 1e6));
 		if (!c->json && !isatty(STDOUT_FILENO))
 			printf("\n");

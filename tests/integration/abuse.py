@@ -39,7 +39,7 @@ def client(n):
             f.flush()
             expect_error(f, "parse_error", None)
         elif kind == 1:
-            f.write('{"cmd": "status", "pad": "' + "x" * 70000 + '"}\n')
+            f.write('{"cmd": "status", "pad": "' + "x" * ((2 << 20) + 10) + '"}\n')
             f.flush()
             expect_error(f, "too_large", None)
         elif kind == 2:

@@ -32,7 +32,7 @@ set +e
 ctl graph validate "$TMP/bad.yaml" 2> "$TMP/e"; rc=$?
 set -e
 [ $rc -eq 1 ] || fail "validate bad: exit $rc, want 1"
-grep -q "invalid_config (path): $TMP/bad.yaml:10:20: unknown stage type 'parsley'" "$TMP/e" || fail "validate message"
+grep -q "invalid_config (config): $TMP/bad.yaml:10:20: unknown stage type 'parsley'" "$TMP/e" || fail "validate message"
 for cmd in "status" "graph show" "map show" "counters" "counters ports" "counters connectors"; do
 	ctl --json $cmd | python3 -c 'import json,sys; json.load(sys.stdin)' || fail "$cmd --json is not JSON"
 	ctl $cmd > /dev/null || fail "$cmd"

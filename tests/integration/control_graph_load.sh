@@ -35,31 +35,31 @@ bad() {
 }
 mk() { sed "$2" "$TMP/a.yaml" > "$TMP/$1.yaml"; }
 if ctl graph load "$TMP/missing.yaml" 2> "$TMP/err.txt"; then fail "missing file accepted"; fi
-grep -qF "invalid_config (path): $TMP/missing.yaml:1:1: cannot open: No such file or directory" "$TMP/err.txt" || { cat "$TMP/err.txt"; fail missing; }
+grep -qF "sluicectl: $TMP/missing.yaml:1:1: cannot open: No such file or directory" "$TMP/err.txt" || { cat "$TMP/err.txt"; fail missing; }
 mk syntax 's/  ingress: \[rx, parse\]/  ingress: [rx, parse/'
-bad syntax "invalid_config (path): $TMP/syntax.yaml:"
+bad syntax "invalid_config (config): $TMP/syntax.yaml:"
 mk badtype 's/type: parse/type: prase/'
-bad badtype "invalid_config (path): $TMP/badtype.yaml:10:20: unknown stage type 'prase' (known: balance, drop, parse, pass, port_rx, port_tx)"
+bad badtype "invalid_config (config): $TMP/badtype.yaml:10:20: unknown stage type 'prase' (known: balance, drop, parse, pass, port_rx, port_tx)"
 mk dangling 's/rx -> parse -> fwd -> tx/rx -> parse -> fwd -> tx9/'
-bad dangling "invalid_config (path): $TMP/dangling.yaml:14:29: connector names unknown stage 'tx9'"
+bad dangling "invalid_config (config): $TMP/dangling.yaml:14:29: connector names unknown stage 'tx9'"
 mk cycle 's/    fwd:   { type: pass }/    fwd:   { type: pass }\n    p2:    { type: pass }\n    p3:    { type: pass }/; s/    - rx -> parse -> fwd -> tx/    - rx -> parse -> fwd -> tx\n    - p2 -> p3 -> p2/'
-bad cycle "invalid_config (path): $TMP/cycle.yaml:17:13: connector p3 -> p2 closes a cycle; the graph must be acyclic"
+bad cycle "invalid_config (config): $TMP/cycle.yaml:17:13: connector p3 -> p2 closes a cycle; the graph must be acyclic"
 mk dup 's/    - rx -> parse -> fwd -> tx/    - rx -> parse -> fwd -> tx\n    - parse.out -> fwd/'
-bad dup "invalid_config (path): $TMP/dup.yaml:15:7: duplicate connector parse.out -> fwd (first at line 14:13)"
+bad dup "invalid_config (config): $TMP/dup.yaml:15:7: duplicate connector parse.out -> fwd (first at line 14:13)"
 mk twice 's/  egress:  \[fwd, tx\]/  egress:  [fwd, tx, parse]/'
-bad twice "invalid_config (path): $TMP/twice.yaml:18:22: stage 'parse' is already in cluster 'ingress'"
+bad twice "invalid_config (config): $TMP/twice.yaml:18:22: stage 'parse' is already in cluster 'ingress'"
 mk pool 's/  egress:  { core: 1 }/  egress:  { core: 3 }/'
-bad pool "invalid_config (path): $TMP/pool.yaml:22:20: cluster 'egress' is mapped to core 3, which is not in the core pool [0, 1]"
+bad pool "invalid_config (config): $TMP/pool.yaml:22:20: cluster 'egress' is mapped to core 3, which is not in the core pool [0, 1]"
 mk rename "s/name: $PREFIX/name: other/"
-bad rename "needs_restart (path): dataplane.name and dataplane.cores cannot change in a graph load"
+bad rename "needs_restart (config): dataplane.name and dataplane.cores cannot change in a graph load"
 mk cores 's/  cores: \[0, 1\]/  cores: [0]/; s/  egress:  { core: 1 }/  egress:  { core: 0 }/'
-bad cores "needs_restart (path): dataplane.name and dataplane.cores cannot change in a graph load"
+bad cores "needs_restart (config): dataplane.name and dataplane.cores cannot change in a graph load"
 mk unknownkey 's/^graph:/graph:\n  colour: blue/'
-bad unknownkey "invalid_config (path): $TMP/unknownkey.yaml:8:3: unknown key 'colour' in graph (expected one of: stages, connectors)"
+bad unknownkey "invalid_config (config): $TMP/unknownkey.yaml:8:3: unknown key 'colour' in graph (expected one of: stages, connectors)"
 mk nodev 's|devargs: "net_null1"|devargs: "net_pcap7,rx_pcap=/nonexistent/x.pcap"|'
 bad nodev "invalid_config (config): port 'out0': cannot add device \"net_pcap7,rx_pcap=/nonexistent/x.pcap\""
 mk noinput 's/    fwd:   { type: pass }/    fwd:   { type: pass }\n    lone:  { type: pass }/'
-bad noinput "invalid_config (path): $TMP/noinput.yaml:12:5: stage 'lone' has no input connector"
+bad noinput "invalid_config (config): $TMP/noinput.yaml:12:5: stage 'lone' has no input connector"
 
 ctl graph show > "$TMP/after.txt"
 diff "$TMP/before.txt" "$TMP/after.txt" || fail "a refused load changed the graph"
