@@ -5,7 +5,10 @@
 # their exact error, and the running graph is left exactly as it was.
 . "$(dirname "$0")/lib.sh"
 
-two_cluster_config > "$TMP/a.yaml"
+# The startup config grants $TMP/files to configs sent over the socket.
+mkdir "$TMP/files"
+two_cluster_config | sed "s|^dataplane:|dataplane:\n  file_dirs: [$TMP/files]|" > "$TMP/a.yaml"
+grep -q file_dirs "$TMP/a.yaml" || fail "could not add file_dirs"
 sed 's/    - rx -> parse -> fwd -> tx/    - rx -> parse -> fwd -> extra -> tx/; s/    fwd:   { type: pass }/    fwd:   { type: pass }\n    extra: { type: pass }/; s/  egress:  \[fwd, tx\]/  egress:  [fwd, extra, tx]/' "$TMP/a.yaml" > "$TMP/b.yaml"
 grep -q extra "$TMP/b.yaml" || fail "could not derive the second graph"
 start_sluiced -c "$TMP/a.yaml"
@@ -56,8 +59,17 @@ mk cores 's/  cores: \[0, 1\]/  cores: [0]/; s/  egress:  { core: 1 }/  egress: 
 bad cores "needs_restart (config): dataplane.name and dataplane.cores cannot change in a graph load"
 mk unknownkey 's/^graph:/graph:\n  colour: blue/'
 bad unknownkey "invalid_config (config): $TMP/unknownkey.yaml:8:3: unknown key 'colour' in graph (expected one of: stages, connectors)"
-mk nodev 's|devargs: "net_null1"|devargs: "net_pcap7,rx_pcap=/nonexistent/x.pcap"|'
-bad nodev "invalid_config (config): port 'out0': cannot add device \"net_pcap7,rx_pcap=/nonexistent/x.pcap\""
+mk nodev "s|devargs: \"net_null1\"|devargs: \"net_pcap7,rx_pcap=$TMP/files/none.pcap\"|"
+bad nodev "invalid_config (config): port 'out0': cannot add device \"net_pcap7,rx_pcap=$TMP/files/none.pcap\""
+# Root truncating a file a client points it at (issue 7, item 5).
+echo precious > "$TMP/victim"
+mk victim "s|devargs: \"net_null1\"|devargs: \"net_pcap7,tx_pcap=$TMP/victim\"|"
+bad victim "invalid_config (config): $TMP/victim.yaml:5:53: port 'out0': '$TMP/victim' is outside the directories a config sent over the control socket may use (dataplane.file_dirs of the config sluiced started with: $TMP/files)"
+[ "$(cat "$TMP/victim")" = precious ] || fail "the victim file was touched"
+mk widen "s|file_dirs: \[$TMP/files\]|file_dirs: [/]|"
+bad widen "invalid_config (config): $TMP/widen.yaml:"
+mk eth "s|devargs: \"net_null1\"|devargs: \"eth_null1\"|"
+bad eth "is neither an allowed virtual device"
 mk noinput 's/    fwd:   { type: pass }/    fwd:   { type: pass }\n    lone:  { type: pass }/'
 bad noinput "invalid_config (config): $TMP/noinput.yaml:12:5: stage 'lone' has no input connector"
 

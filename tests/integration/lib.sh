@@ -14,16 +14,27 @@ TEST_NAME=$(basename "$0" .sh)
 PREFIX="slt-${TEST_NAME}-$$"
 TMP=$(mktemp -d "/tmp/sluice-${TEST_NAME}-XXXXXX")
 
+# Stop what the test started. sluiced goes first and hard: a supervisor
+# still alive would restart the dataplanes being stopped. Dataplanes that
+# sluiced started live in their own session: find them by the files of this
+# test they were started with.
+reap() {
+	pkill -KILL -f -- "sluiced .*$TMP/" 2>/dev/null || true
+	for _ in 1 2 3 4 5 6 7 8 9 10; do
+		pgrep -f -- "$TMP/" > /dev/null 2>&1 || break
+		pkill -TERM -f -- "$TMP/" 2>/dev/null || true
+		sleep 0.2
+	done
+	pkill -KILL -f -- "$TMP/" 2>/dev/null || true
+}
+
 cleanup() {
 	local rc=$?
-	# Children first, so nothing holds the files removed below. Dataplanes
-	# that sluiced started live in their own session: find them by the
-	# files of this test they were started with.
-	pkill -TERM -f -- "$TMP/" 2>/dev/null || true
+	reap
 	for p in $(jobs -p); do kill -INT "$p" 2>/dev/null || true; done
 	sleep 0.3
 	for p in $(jobs -p); do kill -KILL "$p" 2>/dev/null || true; done
-	pkill -KILL -f -- "$TMP/" 2>/dev/null || true
+	reap
 	wait 2>/dev/null || true
 	# Every DPDK name a test uses starts with $PREFIX.
 	rm -f /dev/hugepages/"${PREFIX}"* 2>/dev/null || true
@@ -33,6 +44,16 @@ cleanup() {
 	exit $rc
 }
 trap cleanup EXIT INT TERM
+
+# A reaper outside the test's process group: when meson's time bound kills
+# this script before its trap can run, the reaper still stops what the test
+# started and removes its files, within a second.
+setsid bash -c '
+	while kill -0 "$1" 2>/dev/null; do sleep 1; done
+	pkill -KILL -f -- "sluiced .*$2/"; sleep 0.2; pkill -KILL -f -- "$2/"
+	rm -f /dev/hugepages/"$3"* /dev/shm/sluice-"$3"*; rm -rf /var/run/dpdk/"$3"* "$2"
+' reaper $$ "$TMP" "$PREFIX" > /dev/null 2>&1 < /dev/null &
+disown $! 2>/dev/null || true
 
 fail() {
 	echo "FAIL: $*" >&2
