@@ -143,7 +143,7 @@ static int init_instance(struct sl_runtime *rt, const struct sl_conf_stage *cs, 
 	    .socket = socket,
 	    .port = cs->port >= 0 ? &rt->ports[cs->port] : NULL,
 	    .queue = (uint16_t)(cs->queue_base + ii),
-	    .tx_retries = (uint16_t)rt->cfg->dp.tx_retries,
+	    .tx_retries = (uint32_t)rt->cfg->dp.tx_retries,
 	};
 	char msg[256] = "";
 	if (cs->type->init(st, &env, msg, sizeof(msg)) < 0) {
@@ -360,9 +360,14 @@ static int build_clusters_sources(struct sl_runtime *rt, struct conn_key *keys, 
 			return -1;
 		}
 		cl->n_outs = 0;
+		cl->need = cl->burst;
 		for (unsigned k = 0; k < rt->n_conns; k++)
-			if (keys[k].from_cluster == (int)c)
+			if (keys[k].from_cluster == (int)c) {
 				cl->outs[cl->n_outs++] = &rt->conns[k];
+				unsigned cap = rte_ring_get_capacity(rt->conns[k].ring);
+				if (cap < cl->need)
+					cl->need = (uint16_t)cap;
+			}
 		/* Rings first: draining what is in flight before taking more in
 		 * keeps ring occupancy low. */
 		for (unsigned k = 0; k < rt->n_conns; k++)

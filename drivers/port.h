@@ -79,14 +79,20 @@ static inline uint16_t sl_port_tx(struct sl_port *p, uint16_t q, struct rte_mbuf
 
 /* Send all n packets, retrying a full TX queue at most `retries` times; the
  * packets still not sent are freed and their count returned, so the caller
- * can count them as drops. */
+ * can count them as drops. A queue that takes nothing on two retries in a
+ * row is not draining (a dead link): retrying further only spins, so the
+ * rest is dropped at once. */
 static inline uint16_t sl_port_tx_all(struct sl_port *p, uint16_t q, struct rte_mbuf **pkts,
-				      uint16_t n, uint16_t retries)
+				      uint16_t n, uint32_t retries)
 {
 	uint16_t sent = sl_port_tx(p, q, pkts, n);
+	unsigned idle = 0;
 
-	while (unlikely(sent < n) && retries--)
-		sent += sl_port_tx(p, q, pkts + sent, n - sent);
+	while (unlikely(sent < n) && retries-- && idle < 2) {
+		uint16_t k = sl_port_tx(p, q, pkts + sent, n - sent);
+		idle = k ? 0 : idle + 1;
+		sent += k;
+	}
 	if (unlikely(sent < n)) {
 		rte_pktmbuf_free_bulk(pkts + sent, n - sent);
 		return n - sent;
