@@ -4,6 +4,8 @@
  * sources, drain the rings and print the final table. Also reads a running
  * dataplane's stats segment from outside (--read-stats). */
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -262,6 +264,30 @@ static int read_stats_main(const struct options *o)
 	return 0;
 }
 
+/* The pid of a running dataplane of this name: its stats segment's live
+ * sluice-dp, or the holder of the lock EAL keeps on its runtime config file
+ * under the same file prefix; 0 if none. */
+static long running_dataplane(const char *name)
+{
+	long pid = sl_stats_running_pid(name);
+	if (pid > 0)
+		return pid;
+	char path[PATH_MAX];
+	const char *xdg = getenv("XDG_RUNTIME_DIR");
+	if (geteuid() == 0)
+		snprintf(path, sizeof(path), "/var/run/dpdk/%s/config", name);
+	else
+		snprintf(path, sizeof(path), "%s/dpdk/%s/config", xdg ? xdg : "/tmp", name);
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_len = 0};
+	if (fcntl(fd, F_GETLK, &fl) == 0 && fl.l_type != F_UNLCK && fl.l_pid > 0)
+		pid = fl.l_pid;
+	close(fd);
+	return pid;
+}
+
 static int hugepages_available(void)
 {
 	static const char *const sizes[] = {
@@ -483,10 +509,24 @@ int main(int argc, char **argv)
 		fprintf(stderr, "sluice-dp: no free hugepages on a mounted hugetlbfs: running with "
 				"--no-huge (slower; run tools/setup to reserve them)\n");
 	}
+	/* EAL's own refusal of a second primary with the same file prefix
+	 * says nothing useful ("Success"): name the running one first. */
+	long other = running_dataplane(dp.cfg->dp.name);
+	if (other > 0) {
+		fprintf(stderr, "sluice-dp: a dataplane named '%s' is already running (pid %ld)\n",
+			dp.cfg->dp.name, other);
+		goto out_cfg;
+	}
 	char *eal_argv[128];
 	int eal_argc = build_eal_args(dp.cfg, &o, lcores, no_huge, eal_argv, 120);
+	rte_errno = 0;
 	if (rte_eal_init(eal_argc, eal_argv) < 0) {
-		fprintf(stderr, "sluice-dp: EAL init failed: %s\n", rte_strerror(rte_errno));
+		if (rte_errno)
+			fprintf(stderr, "sluice-dp: EAL init failed: %s\n",
+				rte_strerror(rte_errno));
+		else
+			fprintf(stderr,
+				"sluice-dp: EAL init failed (see the EAL messages above)\n");
 		goto out_cfg;
 	}
 	print_summary(dp.cfg, stdout);
