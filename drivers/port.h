@@ -31,15 +31,19 @@ struct sl_port_driver {
 	int (*socket)(struct sl_port *p);  /* NUMA node, or -1 when unknown */
 	int (*link_up)(struct sl_port *p); /* 1 up, 0 down */
 	/* Graph loads: bring a device the running dataplane has not seen into
-	 * being, and take one the new graph no longer names away again. */
-	int (*probe)(const struct sl_conf_port *c, char *err, size_t len);
+	 * being (p->conf set; fills p->ethdev), and take one the new graph no
+	 * longer names away again. A device whose name is taken (the running
+	 * graph has it with other devargs) is created under a name derived
+	 * with gen, so the old one runs on until the new graph replaces it. */
+	int (*probe)(struct sl_port *p, unsigned gen, char *err, size_t len);
 	void (*remove)(struct sl_port *p);
 };
 
 struct sl_port {
 	const struct sl_port_driver *drv;
 	const struct sl_conf_port *conf;
-	uint16_t port_id; /* ethdev id for the dpdk driver */
+	uint16_t port_id;		   /* ethdev id for the dpdk driver */
+	char ethdev[RTE_ETH_NAME_MAX_LEN]; /* its ethdev name; "" = from devargs */
 	uint16_t n_rxq, n_txq;
 	uint16_t rx_desc, tx_desc;
 	int started;
