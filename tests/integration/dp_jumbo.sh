@@ -49,7 +49,8 @@ PY
 done
 
 # Backpressure with a 64-slot ring and bursts of 128.
-if "$DP" --check -c <(sed 's/ring_size: .*/ring_size: 64/; s/burst: .*/burst: 128/' "$TMP/j.yaml") > /dev/null 2>&1; then
+sed 's/ring_size: .*/ring_size: 64/; s/burst: .*/burst: 128/' "$TMP/j.yaml" > "$TMP/small.yaml"
+if "$DP" --check -c "$TMP/small.yaml" > /dev/null 2>&1; then
 	"$GEN" -o "$TMP/small.pcap" -n 5000 -f 20 --seed 3 > /dev/null
 	DP_TIMEOUT=30 run "$TMP/small.pcap" "$TMP/small_out.pcap" 128 64
 	$CHECK same "$TMP/small.pcap" "$TMP/small_out.pcap"
