@@ -17,6 +17,11 @@ struct sl_dp {
 	size_t cfg_text_len;
 	struct sl_runtime *rt;
 	struct rte_mempool *mp;
+	/* Pools graph loads added when a new graph needed more mbufs than the
+	 * dataplane had; they live until exit (mbufs of them circulate). */
+	struct rte_mempool *extra_mp[64];
+	unsigned n_extra_mp;
+	uint64_t mbufs_total; /* in mp and every extra pool */
 	struct sl_lcore lcores[SL_MAX_LCORES];
 	unsigned n_lcores;
 	uint64_t start_ns;
@@ -24,9 +29,17 @@ struct sl_dp {
 	volatile int stop_requested;
 };
 
-/* Create the stats segment for dp->cfg and fill its header. */
-struct sl_stats_hdr *sl_dp_stats_create(struct sl_dp *dp, const struct sl_config *cfg, char *err,
-					size_t len);
+/* The mbufs a graph needs: the config's dataplane.mbufs, or the sum of its
+ * ports' descriptors, rings, per-lcore caches and bursts, and the frames of
+ * net_pcap infinite_rx files (which the PMD holds all at once). Returns 0
+ * with the reason in err when it cannot be met (an unreadable pcap, or
+ * dataplane.mbufs too small for an infinite_rx file). */
+unsigned sl_dp_mbufs_needed(const struct sl_config *cfg, unsigned n_lcores, char *err, size_t len);
+
+/* Create the stats segment for cfg and fill its header; next: beside the
+ * live one, for a graph load to install (sl_stats_install). */
+struct sl_stats_hdr *sl_dp_stats_create(struct sl_dp *dp, const struct sl_config *cfg, bool next,
+					char *err, size_t len);
 
 /* Replace the running graph with the config text (len bytes; name is the
  * file name its errors carry) (reload.c). Traffic

@@ -4,12 +4,17 @@
  * sources, drain the rings and print the final table. Also reads a running
  * dataplane's stats segment from outside (--read-stats). */
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <getopt.h>
+#include <inttypes.h>
+#include <stdbool.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <rte_eal.h>
@@ -262,6 +267,30 @@ static int read_stats_main(const struct options *o)
 	return 0;
 }
 
+/* The pid of a running dataplane of this name: its stats segment's live
+ * sluice-dp, or the holder of the lock EAL keeps on its runtime config file
+ * under the same file prefix; 0 if none. */
+static long running_dataplane(const char *name)
+{
+	long pid = sl_stats_running_pid(name);
+	if (pid > 0)
+		return pid;
+	char path[PATH_MAX];
+	const char *xdg = getenv("XDG_RUNTIME_DIR");
+	if (geteuid() == 0)
+		snprintf(path, sizeof(path), "/var/run/dpdk/%s/config", name);
+	else
+		snprintf(path, sizeof(path), "%s/dpdk/%s/config", xdg ? xdg : "/tmp", name);
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_len = 0};
+	if (fcntl(fd, F_GETLK, &fl) == 0 && fl.l_type != F_UNLCK && fl.l_pid > 0)
+		pid = fl.l_pid;
+	close(fd);
+	return pid;
+}
+
 static int hugepages_available(void)
 {
 	static const char *const sizes[] = {
@@ -324,18 +353,143 @@ static int build_eal_args(const struct sl_config *cfg, const struct options *o, 
 	return n;
 }
 
-static unsigned mbufs_needed(const struct sl_config *cfg, unsigned n_conns, unsigned n_lcores)
+/* Bytes of frame one default mbuf holds; net_pcap chains longer frames. */
+#define SL_MBUF_DATA (RTE_MBUF_DEFAULT_BUF_SIZE - RTE_PKTMBUF_HEADROOM)
+#define SL_PCAP_MAX_RECORDS (1u << 24)
+
+static uint32_t pcap_u32(const uint8_t *b, bool swap)
 {
-	if (cfg->dp.mbufs)
-		return (unsigned)cfg->dp.mbufs;
-	uint64_t n = 4096;
+	uint32_t v =
+	    (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
+	return swap ? __builtin_bswap32(v) : v;
+}
+
+/* The mbufs net_pcap needs to preload a whole pcap file (infinite_rx): one
+ * per frame, more for frames longer than an mbuf. Reads only the file
+ * header and record headers, bounded. Returns 0 with err on a file it
+ * cannot count (pcapng, not a pcap, unreadable, truncated mid-header). */
+static uint64_t pcap_mbufs(const char *port, const char *path, char *err, size_t len)
+{
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	struct stat sb;
+	if (fd < 0 || fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+		snprintf(err, len, "port '%s': infinite_rx: cannot read %s as a regular file%s%s",
+			 port, path, fd < 0 ? ": " : "", fd < 0 ? strerror(errno) : "");
+		if (fd >= 0)
+			close(fd);
+		return 0;
+	}
+	FILE *f = fdopen(fd, "rb");
+	uint8_t h[24];
+	uint64_t mbufs = 0, frames = 0;
+	if (!f || fread(h, 1, sizeof(h), f) != sizeof(h)) {
+		snprintf(err, len, "port '%s': infinite_rx: %s is not a pcap file", port, path);
+		goto out;
+	}
+	uint32_t magic = pcap_u32(h, false);
+	bool swap;
+	if (magic == 0xa1b2c3d4 || magic == 0xa1b23c4d) {
+		swap = false;
+	} else if (magic == 0xd4c3b2a1 || magic == 0x4d3cb2a1) {
+		swap = true;
+	} else {
+		snprintf(err, len,
+			 "port '%s': infinite_rx: %s is %s; net_pcap reads only classic pcap "
+			 "(convert it: editcap -F pcap IN OUT)",
+			 port, path, magic == 0x0a0d0d0a ? "pcapng" : "not a pcap file");
+		goto out;
+	}
+	uint8_t r[16];
+	size_t got;
+	while ((got = fread(r, 1, sizeof(r), f)) == sizeof(r)) {
+		uint32_t caplen = pcap_u32(r + 8, swap);
+		if (caplen > 262144 || ++frames > SL_PCAP_MAX_RECORDS) {
+			snprintf(err, len,
+				 "port '%s': infinite_rx: %s: record %" PRIu64
+				 " is corrupt or the file has more than %u frames",
+				 port, path, frames, SL_PCAP_MAX_RECORDS);
+			mbufs = 0;
+			goto out;
+		}
+		mbufs += caplen ? (caplen + SL_MBUF_DATA - 1) / SL_MBUF_DATA : 1;
+		if (fseeko(f, caplen, SEEK_CUR) != 0)
+			break;
+	}
+	if (frames == 0)
+		snprintf(err, len, "port '%s': infinite_rx: %s holds no frames", port, path);
+out:
+	if (f)
+		fclose(f);
+	else
+		close(fd);
+	return mbufs;
+}
+
+/* net_pcap with infinite_rx holds every frame of its rx_pcap files at once. */
+static int preload_mbufs(const struct sl_conf_port *c, uint64_t *n, char *err, size_t len)
+{
+	if (strcmp(c->driver, "dpdk") != 0 || !c->devargs || strncmp(c->devargs, "net_pcap", 8))
+		return 0;
+	char *args = strdup(c->devargs), *save = NULL;
+	bool infinite = false;
+	if (!args) {
+		snprintf(err, len, "out of memory");
+		return -1;
+	}
+	for (char *t = strtok_r(args, ",", &save); t; t = strtok_r(NULL, ",", &save))
+		if (!strncmp(t, "infinite_rx=", 12))
+			infinite = atoi(t + 12) != 0;
+	free(args);
+	if (!infinite)
+		return 0;
+	args = strdup(c->devargs);
+	int rc = 0;
+	for (char *t = strtok_r(args, ",", &save); t && rc == 0; t = strtok_r(NULL, ",", &save)) {
+		if (strncmp(t, "rx_pcap=", 8))
+			continue;
+		uint64_t k = pcap_mbufs(c->name, t + 8, err, len);
+		if (k == 0)
+			rc = -1;
+		*n += k;
+	}
+	free(args);
+	return rc;
+}
+
+unsigned sl_dp_mbufs_needed(const struct sl_config *cfg, unsigned n_lcores, char *err, size_t len)
+{
+	uint64_t preload = 0;
+	for (unsigned i = 0; i < cfg->n_ports; i++)
+		if (preload_mbufs(&cfg->ports[i], &preload, err, len) < 0)
+			return 0;
+	uint64_t n = 4096 + preload;
 	for (unsigned i = 0; i < cfg->n_ports; i++) {
 		unsigned rxq = cfg->ports[i].n_rxq ? cfg->ports[i].n_rxq : 1;
 		unsigned txq = cfg->ports[i].n_txq ? cfg->ports[i].n_txq : 1;
 		n += rxq * cfg->ports[i].rx_desc + txq * cfg->ports[i].tx_desc;
 	}
-	n += (uint64_t)n_conns * cfg->dp.ring_size;
+	n += (uint64_t)sl_runtime_count_connectors(cfg) * cfg->dp.ring_size;
 	n += (uint64_t)(n_lcores + 1) * (256 + 2 * SL_BURST_MAX);
+	if (cfg->dp.mbufs) {
+		/* The operator's number stands, unless an infinite_rx file alone
+		 * cannot be loaded into it (the PMD fails to start, for ever). */
+		if (preload && cfg->dp.mbufs < preload + 4096) {
+			snprintf(
+			    err, len,
+			    "dataplane.mbufs is %llu, but net_pcap infinite_rx preloads %llu "
+			    "mbufs of frames: set dataplane.mbufs to at least %llu, or leave it "
+			    "unset to size the pool automatically",
+			    (unsigned long long)cfg->dp.mbufs, (unsigned long long)preload,
+			    (unsigned long long)(n > preload + 4096 ? n : preload + 4096));
+			return 0;
+		}
+		return (unsigned)cfg->dp.mbufs;
+	}
+	if (n > (1u << 26)) {
+		snprintf(err, len, "the graph needs %llu mbufs, more than %u",
+			 (unsigned long long)n, 1u << 26);
+		return 0;
+	}
 	unsigned p = 1;
 	while (p - 1 < n)
 		p <<= 1;
@@ -387,12 +541,12 @@ static void print_table(const struct sl_stats_hdr *live, struct sl_stats_hdr **p
 	*t_prev = t;
 }
 
-struct sl_stats_hdr *sl_dp_stats_create(struct sl_dp *dp, const struct sl_config *cfg, char *err,
-					size_t len)
+struct sl_stats_hdr *sl_dp_stats_create(struct sl_dp *dp, const struct sl_config *cfg, bool next,
+					char *err, size_t len)
 {
-	struct sl_stats_hdr *h = sl_stats_create(cfg->dp.name, sl_runtime_count_instances(cfg),
-						 sl_runtime_count_connectors(cfg), cfg->n_ports,
-						 cfg->n_clusters, err, len);
+	struct sl_stats_hdr *h = (next ? sl_stats_create_next : sl_stats_create)(
+	    cfg->dp.name, sl_runtime_count_instances(cfg), sl_runtime_count_connectors(cfg),
+	    cfg->n_ports, cfg->n_clusters, err, len);
 	if (!h)
 		return NULL;
 	h->tsc_hz = rte_get_tsc_hz();
@@ -474,7 +628,11 @@ int main(int argc, char **argv)
 		goto out_cfg;
 	}
 	dp.n_lcores = rt->n_lcores;
-	unsigned nb = mbufs_needed(dp.cfg, sl_runtime_count_connectors(dp.cfg), rt->n_lcores);
+	unsigned nb = sl_dp_mbufs_needed(dp.cfg, rt->n_lcores, err, sizeof(err));
+	if (nb == 0) {
+		fprintf(stderr, "sluice-dp: %s\n", err);
+		goto out_cfg;
+	}
 	if (o.mem_mb == 0) /* an mbuf with its headroom and headers is under 2.5 KiB */
 		o.mem_mb = (unsigned)((uint64_t)nb * 2560 / (1u << 20)) + 256;
 	int no_huge = o.no_huge;
@@ -483,10 +641,24 @@ int main(int argc, char **argv)
 		fprintf(stderr, "sluice-dp: no free hugepages on a mounted hugetlbfs: running with "
 				"--no-huge (slower; run tools/setup to reserve them)\n");
 	}
+	/* EAL's own refusal of a second primary with the same file prefix
+	 * says nothing useful ("Success"): name the running one first. */
+	long other = running_dataplane(dp.cfg->dp.name);
+	if (other > 0) {
+		fprintf(stderr, "sluice-dp: a dataplane named '%s' is already running (pid %ld)\n",
+			dp.cfg->dp.name, other);
+		goto out_cfg;
+	}
 	char *eal_argv[128];
 	int eal_argc = build_eal_args(dp.cfg, &o, lcores, no_huge, eal_argv, 120);
+	rte_errno = 0;
 	if (rte_eal_init(eal_argc, eal_argv) < 0) {
-		fprintf(stderr, "sluice-dp: EAL init failed: %s\n", rte_strerror(rte_errno));
+		if (rte_errno)
+			fprintf(stderr, "sluice-dp: EAL init failed: %s\n",
+				rte_strerror(rte_errno));
+		else
+			fprintf(stderr,
+				"sluice-dp: EAL init failed (see the EAL messages above)\n");
 		goto out_cfg;
 	}
 	print_summary(dp.cfg, stdout);
@@ -494,7 +666,7 @@ int main(int argc, char **argv)
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	dp.start_ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-	rt->stats = sl_dp_stats_create(&dp, dp.cfg, err, sizeof(err));
+	rt->stats = sl_dp_stats_create(&dp, dp.cfg, false, err, sizeof(err));
 	if (!rt->stats) {
 		fprintf(stderr, "sluice-dp: %s\n", err);
 		goto out_eal;
@@ -510,11 +682,13 @@ int main(int argc, char **argv)
 		goto out_stats;
 	}
 	rt->mp = dp.mp;
+	dp.mbufs_total = nb;
 	dp.rt = rt;
 	if (sl_runtime_build(rt, NULL, err, sizeof(err)) < 0) {
 		fprintf(stderr, "sluice-dp: %s\n", err);
 		goto out_rt;
 	}
+	sl_runtime_publish(rt);
 	sl_pin_check_numa(rt);
 	sl_runtime_wait_links(rt, 3000);
 	sl_runtime_update_port_stats(rt);
@@ -614,6 +788,8 @@ out_rt:
 		rte_free(dp.lcores[l].work);
 	sl_runtime_free(dp.rt, false);
 	rte_mempool_free(dp.mp);
+	for (unsigned i = 0; i < dp.n_extra_mp; i++)
+		rte_mempool_free(dp.extra_mp[i]);
 out_stats:
 	sl_stats_destroy(dp.rt->stats, dp.cfg->dp.name);
 	free(dp.rt);

@@ -1,14 +1,21 @@
-/* reload.c: replaces the running graph. The new config is validated and its
- * new devices probed while the old graph still runs; only then do sources
- * stop, the rings drain into the old graph's outputs, workers are parked on
- * empty cluster lists (RCU), the new graph is built (taking over unchanged
- * ports, stage state and counters), and workers get the new lists. */
+/* reload.c: replaces the running graph, or leaves it running. Everything the
+ * new graph can get ready while the old one runs is made first: the config
+ * is validated, an extra mbuf pool is created if the new graph needs more
+ * mbufs than the dataplane has, its stats segment is laid out beside the
+ * live one, and the devices it adds are probed and started (a device whose
+ * devargs changed gets a new, derived name). Only then do sources stop, the
+ * rings drain into the old graph's outputs, workers are parked on empty
+ * cluster lists (RCU), and the new graph is built, taking over unchanged
+ * ports, stage state and counters. Any failure, before or after the stop,
+ * removes only what this load made, hands the old graph back what the build
+ * took, and restarts it: a graph load never ends the dataplane. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include <rte_cycles.h>
+#include <rte_errno.h>
 #include <rte_malloc.h>
 #include <urcu/urcu-qsbr.h>
 
@@ -25,46 +32,27 @@ static bool same_pool(const struct sl_config *a, const struct sl_config *b)
 	return true;
 }
 
-static bool port_known(const struct sl_runtime *rt, const struct sl_conf_port *c)
-{
-	for (unsigned i = 0; i < rt->n_ports; i++)
-		if (!strcmp(rt->ports[i].conf->driver, c->driver) &&
-		    !strcmp(rt->ports[i].conf->devargs, c->devargs))
-			return true;
-	return false;
-}
-
-/* Probe the devices the new graph adds, before anything stops. */
-static int probe_new_ports(struct sl_dp *dp, const struct sl_config *nc, char *err, size_t len)
-{
-	for (unsigned i = 0; i < nc->n_ports; i++) {
-		const struct sl_conf_port *c = &nc->ports[i];
-		if (port_known(dp->rt, c))
-			continue;
-		const struct sl_port_driver *drv = sl_port_driver_find(c->driver);
-		if (!drv || drv->probe(c, err, len) < 0) {
-			/* Take back what this load added; the old graph runs on. */
-			for (unsigned j = 0; j < i; j++) {
-				if (port_known(dp->rt, &nc->ports[j]))
-					continue;
-				struct sl_port p = {.drv = sl_port_driver_find(nc->ports[j].driver),
-						    .conf = &nc->ports[j]};
-				p.drv->remove(&p);
-			}
-			return -1;
-		}
-	}
-	return 0;
-}
-
 static uint64_t now_ns(void)
 {
 	return rte_get_timer_cycles() * 1000000000ull / rte_get_timer_hz();
 }
 
+/* Undo a load that failed before the old graph stopped. */
+static void discard(struct sl_dp *dp, struct sl_runtime *nrt, struct rte_mempool *extra)
+{
+	sl_runtime_free(nrt, true); /* removes the devices it probed */
+	if (nrt->stats)
+		sl_stats_discard(nrt->stats, nrt->cfg->dp.name);
+	rte_mempool_free(extra);
+	sl_config_free((struct sl_config *)nrt->cfg);
+	free(nrt);
+	(void)dp;
+}
+
 int sl_dp_graph_load(struct sl_dp *dp, const char *text, size_t text_len, const char *name,
 		     json_t *result, const char **code, char *err, size_t len)
 {
+	static unsigned generation;
 	struct sl_config *nc = NULL;
 	struct sl_err ce;
 
@@ -81,13 +69,62 @@ int sl_dp_graph_load(struct sl_dp *dp, const char *text, size_t text_len, const 
 		sl_config_free(nc);
 		return -1;
 	}
-	if (probe_new_ports(dp, nc, err, len) < 0) {
+	unsigned need = sl_dp_mbufs_needed(nc, dp->n_lcores, err, len);
+	if (need == 0) {
 		*code = "invalid_config";
 		sl_config_free(nc);
 		return -1;
 	}
+	generation++;
 
 	struct sl_runtime *old = dp->rt;
+	struct sl_runtime *nrt = calloc(1, sizeof(*nrt));
+	if (!nrt) {
+		*code = "load_failed";
+		snprintf(err, len, "out of memory");
+		sl_config_free(nc);
+		return -1;
+	}
+	nrt->cfg = nc;
+	nrt->mp = dp->mp;
+	nrt->lcores = dp->lcores;
+	nrt->n_lcores = dp->n_lcores;
+
+	/* More mbufs than the dataplane has: a pool for the difference, which
+	 * the ports this graph opens anew take their buffers from. */
+	struct rte_mempool *extra = NULL;
+	if (need > dp->mbufs_total) {
+		char pname[RTE_MEMPOOL_NAMESIZE];
+		unsigned more = (unsigned)(need - dp->mbufs_total);
+		snprintf(pname, sizeof(pname), "sl_mbufs_g%u", generation);
+		if (dp->n_extra_mp == RTE_DIM(dp->extra_mp) ||
+		    !(extra = rte_pktmbuf_pool_create(
+			  pname, more, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE, dp->lcores[0].socket))) {
+			*code = "load_failed";
+			snprintf(
+			    err, len,
+			    "the new graph needs %u mbufs, the dataplane has %llu, and a pool of "
+			    "%u more cannot be created: %s (restart the dataplane with the new "
+			    "config, or lower dataplane.ring_size / port descriptors)",
+			    need, (unsigned long long)dp->mbufs_total, more,
+			    rte_strerror(rte_errno));
+			discard(dp, nrt, NULL);
+			return -1;
+		}
+		nrt->mp = extra;
+	}
+	nrt->stats = sl_dp_stats_create(dp, nc, true, err, len);
+	if (!nrt->stats) {
+		*code = "load_failed";
+		discard(dp, nrt, extra);
+		return -1;
+	}
+	if (sl_runtime_prepare_ports(nrt, old, generation, err, len) < 0) {
+		*code = "invalid_config";
+		discard(dp, nrt, extra);
+		return -1;
+	}
+
 	uint64_t t0 = now_ns();
 	sl_dp_state = SL_DP_DRAINING;
 	old->stats->state = SL_DP_DRAINING;
@@ -96,37 +133,44 @@ int sl_dp_graph_load(struct sl_dp *dp, const char *text, size_t text_len, const 
 		old->stats->state = SL_DP_RUNNING;
 		*code = "busy";
 		snprintf(err, len, "the old graph did not drain within 5 s; it keeps running");
-		sl_config_free(nc);
+		discard(dp, nrt, extra);
 		return -1;
 	}
 	uint64_t t_drained = now_ns();
 
 	/* Park every worker on an empty list; after the grace period none of
-	 * them can be inside the old graph. */
+	 * them can be inside the old graph. The old lists are kept until the
+	 * new graph runs: a failed build gives them back. */
 	struct sl_core_work *parked[SL_MAX_LCORES], *prev[SL_MAX_LCORES];
+	static struct sl_core_work empty; /* n = 0: what a worker parks on */
 	for (unsigned l = 0; l < dp->n_lcores; l++) {
-		parked[l] =
-		    rte_zmalloc("sl_work", sizeof(struct sl_core_work), RTE_CACHE_LINE_SIZE);
+		parked[l] = &empty;
 		prev[l] = dp->lcores[l].work;
 		rcu_assign_pointer(dp->lcores[l].work, parked[l]);
 	}
 	urcu_qsbr_synchronize_rcu();
-	for (unsigned l = 0; l < dp->n_lcores; l++)
-		rte_free(prev[l]);
 
-	struct sl_runtime *nrt = calloc(1, sizeof(*nrt));
-	nrt->cfg = nc;
-	nrt->mp = dp->mp;
-	nrt->lcores = dp->lcores;
-	nrt->n_lcores = dp->n_lcores;
 	sl_runtime_update_port_stats(old);
-	nrt->stats = sl_dp_stats_create(dp, nc, err, len);
-	if (!nrt->stats || sl_runtime_build(nrt, old, err, len) < 0) {
-		/* The old graph is partly taken apart: crash, and let the
-		 * supervisor restart the dataplane with the last good config. */
-		fprintf(stderr, "sluice-dp: fatal: graph load failed half-way: %s\n", err);
-		_exit(70);
+	int rc = sl_runtime_build(nrt, old, err, len);
+	if (rc == 0 && sl_stats_install(nc->dp.name, err, len) < 0)
+		rc = -1;
+	if (rc < 0) {
+		/* Hand the old graph back what the build took, and run it. */
+		sl_runtime_rollback(nrt, old);
+		sl_stats_discard(nrt->stats, nc->dp.name);
+		for (unsigned l = 0; l < dp->n_lcores; l++)
+			rcu_assign_pointer(dp->lcores[l].work, prev[l]);
+		sl_dp_state = SL_DP_RUNNING;
+		old->stats->state = SL_DP_RUNNING;
+		urcu_qsbr_synchronize_rcu();
+		rte_mempool_free(extra);
+		sl_config_free(nc);
+		free(nrt);
+		*code = "load_failed";
+		fprintf(stderr, "sluice-dp: graph load failed, the old graph runs on: %s\n", err);
+		return -1;
 	}
+	sl_runtime_publish(nrt);
 	sl_stats_publish(nrt->stats);
 	nrt->stats->state = SL_DP_RUNNING;
 	dp->rt = nrt;
@@ -135,7 +179,11 @@ int sl_dp_graph_load(struct sl_dp *dp, const char *text, size_t text_len, const 
 
 	urcu_qsbr_synchronize_rcu(); /* workers may still read the parked lists */
 	for (unsigned l = 0; l < dp->n_lcores; l++)
-		rte_free(parked[l]);
+		rte_free(prev[l]);
+	if (extra) {
+		dp->extra_mp[dp->n_extra_mp++] = extra;
+		dp->mbufs_total += rte_mempool_avail_count(extra) + rte_mempool_in_use_count(extra);
+	}
 	struct sl_stats_hdr *old_stats = old->stats;
 	struct sl_config *old_cfg = dp->cfg;
 	sl_runtime_free(old, true);

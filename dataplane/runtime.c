@@ -83,18 +83,59 @@ static struct sl_port *old_port(struct sl_runtime *old, const struct sl_conf_por
 	return NULL;
 }
 
-static int open_ports(struct sl_runtime *rt, struct sl_runtime *old, char *err, size_t len)
+int sl_runtime_prepare_ports(struct sl_runtime *rt, const struct sl_runtime *old, unsigned gen,
+			     char *err, size_t len)
 {
 	const struct sl_config *cfg = rt->cfg;
-	rt->ports = calloc(cfg->n_ports, sizeof(*rt->ports));
+	rt->ports = calloc(cfg->n_ports ? cfg->n_ports : 1, sizeof(*rt->ports));
+	rt->port_from = calloc(cfg->n_ports ? cfg->n_ports : 1, sizeof(*rt->port_from));
+	if (!rt->ports || !rt->port_from) {
+		snprintf(err, len, "out of memory");
+		return -1;
+	}
 	rt->n_ports = cfg->n_ports;
 	for (unsigned i = 0; i < cfg->n_ports; i++) {
 		struct sl_port *p = &rt->ports[i];
+		rt->port_from[i] = -1;
+		if (old_port((struct sl_runtime *)old, &cfg->ports[i]))
+			continue;
+		p->conf = &cfg->ports[i];
+		const struct sl_port_driver *drv = sl_port_driver_find(cfg->ports[i].driver);
+		if (!drv) {
+			snprintf(err, len, "%s:%d:%d: port '%s': driver '%s' is not built in",
+				 cfg->ports[i].loc.file, cfg->ports[i].loc.line,
+				 cfg->ports[i].loc.col, cfg->ports[i].name, cfg->ports[i].driver);
+			return -1;
+		}
+		if (drv->probe(p, gen, err, len) < 0)
+			return -1;
+		p->drv = drv; /* from here on, freeing rt removes the device */
+		if (drv->open(p, rt->mp, err, len) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int open_ports(struct sl_runtime *rt, struct sl_runtime *old, char *err, size_t len)
+{
+	const struct sl_config *cfg = rt->cfg;
+	if (!rt->ports) {
+		rt->ports = calloc(cfg->n_ports ? cfg->n_ports : 1, sizeof(*rt->ports));
+		rt->port_from = calloc(cfg->n_ports ? cfg->n_ports : 1, sizeof(*rt->port_from));
+		rt->n_ports = cfg->n_ports;
+		for (unsigned i = 0; i < cfg->n_ports; i++)
+			rt->port_from[i] = -1;
+	}
+	for (unsigned i = 0; i < cfg->n_ports; i++) {
+		struct sl_port *p = &rt->ports[i];
 		struct sl_stats_port *sp = &sl_stats_ports(rt->stats)[i];
-		struct sl_port *q = old_port(old, &cfg->ports[i]);
-		if (q) {
+		struct sl_port *q = p->drv ? NULL : old_port(old, &cfg->ports[i]);
+		if (p->drv) {
+			/* opened by sl_runtime_prepare_ports */
+		} else if (q) {
 			*p = *q; /* same device: keep it open, and its totals */
 			q->drv = NULL;
+			rt->port_from[i] = (int)(q - old->ports);
 			p->conf = &cfg->ports[i];
 			uint16_t rxq = p->conf->n_rxq ? p->conf->n_rxq : 1;
 			uint16_t txq = p->conf->n_txq ? p->conf->n_txq : 1;
@@ -103,8 +144,9 @@ static int open_ports(struct sl_runtime *rt, struct sl_runtime *old, char *err, 
 				return -1;
 		} else {
 			p->conf = &cfg->ports[i];
-			p->drv = sl_port_driver_find(cfg->ports[i].driver);
-			if (!p->drv) {
+			const struct sl_port_driver *drv =
+			    sl_port_driver_find(cfg->ports[i].driver);
+			if (!drv) {
 				snprintf(err, len,
 					 "%s:%d:%d: port '%s': driver '%s' is not built in",
 					 cfg->ports[i].loc.file, cfg->ports[i].loc.line,
@@ -112,10 +154,9 @@ static int open_ports(struct sl_runtime *rt, struct sl_runtime *old, char *err, 
 					 cfg->ports[i].driver);
 				return -1;
 			}
-			if (old && p->drv->probe(p->conf, err, len) < 0) {
-				p->drv = NULL;
+			if (old && drv->probe(p, 0, err, len) < 0)
 				return -1;
-			}
+			p->drv = drv;
 			if (p->drv->open(p, rt->mp, err, len) < 0)
 				return -1;
 		}
@@ -143,7 +184,7 @@ static int init_instance(struct sl_runtime *rt, const struct sl_conf_stage *cs, 
 	    .socket = socket,
 	    .port = cs->port >= 0 ? &rt->ports[cs->port] : NULL,
 	    .queue = (uint16_t)(cs->queue_base + ii),
-	    .tx_retries = (uint16_t)rt->cfg->dp.tx_retries,
+	    .tx_retries = (uint32_t)rt->cfg->dp.tx_retries,
 	};
 	char msg[256] = "";
 	if (cs->type->init(st, &env, msg, sizeof(msg)) < 0) {
@@ -178,8 +219,21 @@ static struct sl_stage *take_old_instance(struct sl_runtime *rt, struct sl_runti
 	unsigned k = 0;
 	for (int s = 0; s < os; s++)
 		k += oc->stages[s].instances;
-	*old_desc = &sl_stats_stages(old->stats)[k + ii];
 	struct sl_stage *st = old->inst[os][ii];
+	struct sl_kept *kl = &rt->kept_list[rt->n_kept_list];
+	kl->os = (unsigned)os;
+	kl->ns = (unsigned)(cs - rt->cfg->stages);
+	kl->ii = ii;
+	kl->saved = *st;
+	kl->state = NULL;
+	if (cs->port >= 0 && st->type->state_size) {
+		kl->state = malloc(st->type->state_size);
+		if (!kl->state)
+			return NULL;
+		memcpy(kl->state, st->state, st->type->state_size);
+	}
+	rt->n_kept_list++;
+	*old_desc = &sl_stats_stages(old->stats)[k + ii];
 	old->inst[os][ii] = NULL;
 	return st;
 }
@@ -360,9 +414,14 @@ static int build_clusters_sources(struct sl_runtime *rt, struct conn_key *keys, 
 			return -1;
 		}
 		cl->n_outs = 0;
+		cl->need = cl->burst;
 		for (unsigned k = 0; k < rt->n_conns; k++)
-			if (keys[k].from_cluster == (int)c)
+			if (keys[k].from_cluster == (int)c) {
 				cl->outs[cl->n_outs++] = &rt->conns[k];
+				unsigned cap = rte_ring_get_capacity(rt->conns[k].ring);
+				if (cap < cl->need)
+					cl->need = (uint16_t)cap;
+			}
 		/* Rings first: draining what is in flight before taking more in
 		 * keeps ring occupancy low. */
 		for (unsigned k = 0; k < rt->n_conns; k++)
@@ -405,11 +464,66 @@ static int build_work_lists(struct sl_runtime *rt, char *err, size_t len)
 		for (unsigned c = 0; c < rt->n_clusters; c++)
 			if (rt->clusters[c].core == (int)lc->cpu)
 				w->c[w->n++] = &rt->clusters[c];
-		/* At start-up no worker runs yet; on a graph load the workers
-		 * hold empty lists, which the loader frees after a grace period. */
-		rcu_assign_pointer(lc->work, w);
+		rt->work[l] = w;
 	}
 	return 0;
+}
+
+void sl_runtime_publish(struct sl_runtime *rt)
+{
+	/* At start-up no worker runs yet; on a graph load the workers hold
+	 * empty lists, which the loader frees after a grace period. */
+	for (unsigned l = 0; l < rt->n_lcores; l++) {
+		rcu_assign_pointer(rt->lcores[l].work, rt->work[l]);
+		rt->work[l] = NULL;
+	}
+}
+
+void sl_runtime_rollback(struct sl_runtime *rt, struct sl_runtime *old)
+{
+	/* Instances taken over go back as they were, counters and all. */
+	for (unsigned k = 0; k < rt->n_kept_list; k++) {
+		struct sl_kept *kl = &rt->kept_list[k];
+		struct sl_stage *st = rt->inst[kl->ns][kl->ii];
+		if (!st)
+			continue;
+		*st = kl->saved;
+		if (kl->state)
+			memcpy(st->state, kl->state, st->type->state_size);
+		old->inst[kl->os][kl->ii] = st;
+		rt->inst[kl->ns][kl->ii] = NULL;
+	}
+	for (unsigned k = 0; k < rt->n_kept_list; k++)
+		free(rt->kept_list[k].state);
+	free(rt->kept_list);
+	rt->kept_list = NULL;
+	rt->n_kept_list = 0;
+	/* Ports taken over go back; one whose queues changed is configured
+	 * as the old graph had it. */
+	for (unsigned i = 0; rt->port_from && i < rt->n_ports; i++) {
+		int j = rt->port_from[i];
+		if (j < 0 || !rt->ports[i].drv)
+			continue;
+		struct sl_port *q = &old->ports[j];
+		bool reopened = rt->ports[i].reopened;
+		*q = rt->ports[i];
+		q->conf = &old->cfg->ports[j];
+		q->reopened = false;
+		rt->ports[i].drv = NULL;
+		char err[256];
+		if (reopened && q->drv->open(q, old->mp, err, sizeof(err)) < 0)
+			fprintf(
+			    stderr,
+			    "sluice-dp: error: port '%s' could not be set up again as it was: %s\n",
+			    q->conf->name, err);
+	}
+	for (unsigned l = 0; l < rt->n_lcores; l++) {
+		rte_free(rt->work[l]);
+		rt->work[l] = NULL;
+	}
+	/* What is left is this load's own: new instances, rings, the devices
+	 * it added. */
+	sl_runtime_free(rt, true);
 }
 
 unsigned sl_runtime_kept(const struct sl_runtime *rt)
@@ -446,6 +560,11 @@ int sl_runtime_build(struct sl_runtime *rt, struct sl_runtime *old, char *err, s
 	}
 
 	rt->inst = calloc(cfg->n_stages, sizeof(*rt->inst));
+	rt->kept_list = calloc(sl_runtime_count_instances(cfg) + 1u, sizeof(*rt->kept_list));
+	if (!rt->inst || !rt->kept_list) {
+		snprintf(err, len, "out of memory");
+		return -1;
+	}
 	unsigned k = 0;
 	for (unsigned s = 0; s < cfg->n_stages; s++) {
 		rt->inst[s] = calloc(cfg->stages[s].instances, sizeof(struct sl_stage *));
@@ -501,6 +620,22 @@ void sl_runtime_free(struct sl_runtime *rt, bool unplug)
 	}
 	free(rt->clusters);
 	free(rt->ports);
+	free(rt->port_from);
+	for (unsigned k = 0; k < rt->n_kept_list; k++)
+		free(rt->kept_list[k].state);
+	free(rt->kept_list);
+	for (unsigned l = 0; l < rt->n_lcores; l++)
+		rte_free(rt->work[l]);
+	rt->inst = NULL;
+	rt->conns = NULL;
+	rt->n_conns = 0;
+	rt->clusters = NULL;
+	rt->n_clusters = 0;
+	rt->ports = NULL;
+	rt->n_ports = 0;
+	rt->port_from = NULL;
+	rt->kept_list = NULL;
+	rt->n_kept_list = 0;
 }
 
 void sl_runtime_wait_links(struct sl_runtime *rt, unsigned timeout_ms)

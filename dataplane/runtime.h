@@ -31,6 +31,7 @@ struct sl_cluster {
 	unsigned idx;
 	int core;
 	uint16_t burst;
+	uint16_t need; /* backpressure: free slots each out ring needs, min(burst, capacity) */
 	uint16_t n_src;
 	struct sl_source *src;
 	/* Backpressure: rings this cluster feeds. A source is polled only
@@ -74,6 +75,20 @@ struct sl_runtime {
 	struct sl_lcore *lcores;
 	unsigned n_lcores;
 	unsigned kept; /* instances taken over from the previous graph */
+	/* What a build took from the previous graph, so that a failed graph
+	 * load can hand it back (sl_runtime_rollback). */
+	int *port_from; /* [port]: index of the old port taken over, or -1 */
+	struct sl_kept *kept_list;
+	unsigned n_kept_list;
+	/* The cluster lists the build made, published by sl_runtime_publish. */
+	struct sl_core_work *work[SL_MAX_LCORES];
+};
+
+struct sl_kept {
+	unsigned os, ii;       /* where it was in the old graph */
+	unsigned ns;	       /* its stage in the new graph (instance ii too) */
+	struct sl_stage saved; /* the instance as the old graph had it */
+	void *state;	       /* port stages: their state as it was (malloc) */
 };
 
 /* The worker lcore pinned to CPU `core`, or NULL if it is not in the pool. */
@@ -90,6 +105,18 @@ unsigned sl_runtime_count_instances(const struct sl_config *cfg);
  * type and config are unchanged are taken over from old, with their state
  * and counters; new devices are hot-plugged. */
 int sl_runtime_build(struct sl_runtime *rt, struct sl_runtime *old, char *err, size_t len);
+/* Graph loads, before the old graph stops: probe and open the ports the new
+ * graph adds (the ones old has not open with the same devargs), with rt->mp.
+ * gen makes their device names unique when a name is taken. */
+int sl_runtime_prepare_ports(struct sl_runtime *rt, const struct sl_runtime *old, unsigned gen,
+			     char *err, size_t len);
+/* Give each lcore the cluster lists the build made (under RCU). */
+void sl_runtime_publish(struct sl_runtime *rt);
+/* A graph load failed (workers still parked): give old back everything the
+ * build of rt took from it, reconfigure the ports it changed as they were,
+ * remove the devices rt added and free rt's contents (not rt itself nor its
+ * stats segment). */
+void sl_runtime_rollback(struct sl_runtime *rt, struct sl_runtime *old);
 /* Free what rt still owns. unplug: hot-unplug its remaining devices too, so a
  * later graph may add them again (graph loads). */
 void sl_runtime_free(struct sl_runtime *rt, bool unplug);

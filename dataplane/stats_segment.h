@@ -6,6 +6,7 @@
 #ifndef SL_STATS_SEGMENT_H
 #define SL_STATS_SEGMENT_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -93,11 +94,36 @@ static inline struct sl_stats_cluster *sl_stats_clusters(const struct sl_stats_h
 	return SL_STATS_AT(h, h->off_clusters, struct sl_stats_cluster);
 }
 
+/* Bounds a reader accepts (far above any real graph). */
+#define SL_STATS_MAX_ITEMS 65536u
+#define SL_STATS_MAX_BYTES (1u << 30)
+
+/* Check that the size bytes at h are a well-formed segment: magic, version,
+ * header size, size, every table inside size (no overflow, aligned), counts
+ * bounded, cluster indexes in range, every string terminated within its
+ * array. sl_stats_print and sl_stats_to_json are safe on any buffer that
+ * passed. Returns 0, or -1 with the reason in err. */
+int sl_stats_validate(const struct sl_stats_hdr *h, size_t size, char *err, size_t len);
+
+/* Whether pid is a live sluice-dp process (by /proc/PID/exe or comm). */
+bool sl_stats_pid_is_dp(long pid);
+/* The pid of the running sluice-dp whose segment (owned by root or us) is at
+ * NAME, or 0. */
+long sl_stats_running_pid(const char *name);
+
 /* Writer side: create (or replace a dead instance's) segment sized for the
  * given counts, with epoch odd until sl_stats_publish(). */
 struct sl_stats_hdr *sl_stats_create(const char *name, uint32_t n_stages, uint32_t n_conns,
 				     uint32_t n_ports, uint32_t n_clusters, char *err, size_t len);
 void sl_stats_publish(struct sl_stats_hdr *h);
+/* Graph loads: create the next graph's segment beside the live one, move it
+ * over the live one's name once the new graph runs (install), or drop it when
+ * the load fails (discard). */
+struct sl_stats_hdr *sl_stats_create_next(const char *name, uint32_t n_stages, uint32_t n_conns,
+					  uint32_t n_ports, uint32_t n_clusters, char *err,
+					  size_t len);
+int sl_stats_install(const char *name, char *err, size_t len);
+void sl_stats_discard(struct sl_stats_hdr *h, const char *name);
 void sl_stats_destroy(struct sl_stats_hdr *h, const char *name);
 /* Mark h replaced by a newer segment of the same name, and unmap it. */
 void sl_stats_retire(struct sl_stats_hdr *h);

@@ -27,7 +27,9 @@ static int dpdk_open(struct sl_port *p, struct rte_mempool *mp, char *err, size_
 	struct rte_eth_conf conf;
 	int rc;
 
-	dev_name(p->conf->devargs, name, sizeof(name));
+	if (!p->ethdev[0])
+		dev_name(p->conf->devargs, p->ethdev, sizeof(p->ethdev));
+	snprintf(name, sizeof(name), "%s", p->ethdev);
 	if (rte_eth_dev_get_port_by_name(name, &p->port_id) != 0) {
 		snprintf(err, len, "port '%s': no ethdev named '%s' (devargs \"%s\")",
 			 p->conf->name, name, p->conf->devargs);
@@ -118,20 +120,50 @@ static void split_devargs(const char *devargs, char *name, size_t nlen, const ch
 	*bus = strncmp(devargs, "net_", 4) == 0 ? "vdev" : "pci";
 }
 
-static int dpdk_probe(const struct sl_conf_port *c, char *err, size_t len)
+static int dpdk_probe(struct sl_port *p, unsigned gen, char *err, size_t len)
 {
+	const struct sl_conf_port *c = p->conf;
 	char name[RTE_ETH_NAME_MAX_LEN];
 	const char *args, *bus;
 	uint16_t id;
 	split_devargs(c->devargs, name, sizeof(name), &args, &bus);
-	if (rte_eth_dev_get_port_by_name(name, &id) == 0)
-		return 0;
+	if (rte_eth_dev_get_port_by_name(name, &id) == 0) {
+		/* The name is taken, by the running graph's device with other
+		 * devargs: a probe under it would be ignored. A PCI address
+		 * cannot be renamed. A vdev can: the vdev bus matches drivers
+		 * by name prefix, so "net_pcap0_g3" is a net_pcap device. */
+		if (strcmp(bus, "vdev") != 0) {
+			snprintf(
+			    err, len,
+			    "port '%s': device %s is in use with other devargs; a PCI device's "
+			    "devargs cannot change in a graph load (restart the dataplane)",
+			    c->name, name);
+			return -1;
+		}
+		char base[RTE_ETH_NAME_MAX_LEN];
+		snprintf(base, sizeof(base), "%s", name);
+		/* A name from an earlier load ("..._g<digits>"): derive from the user's. */
+		char *g = strrchr(base, '_');
+		if (g && g[1] == 'g' && g[2] && strspn(g + 2, "0123456789") == strlen(g + 2))
+			*g = '\0';
+		unsigned k = 0;
+		do {
+			int n = snprintf(name, sizeof(name), "%.*s_g%u", RTE_ETH_NAME_MAX_LEN - 16,
+					 base, gen + k++);
+			if (n < 0 || (size_t)n >= sizeof(name) || k > 1000) {
+				snprintf(err, len, "port '%s': no free device name for %s", c->name,
+					 base);
+				return -1;
+			}
+		} while (rte_eth_dev_get_port_by_name(name, &id) == 0);
+	}
 	int rc = rte_eal_hotplug_add(bus, name, args);
 	if (rc != 0) {
 		snprintf(err, len, "port '%s': cannot add device \"%s\": %s", c->name, c->devargs,
 			 rte_strerror(-rc));
 		return -1;
 	}
+	snprintf(p->ethdev, sizeof(p->ethdev), "%s", name);
 	return 0;
 }
 
@@ -140,11 +172,15 @@ static void dpdk_remove(struct sl_port *p)
 	char name[RTE_ETH_NAME_MAX_LEN];
 	const char *args, *bus;
 	split_devargs(p->conf->devargs, name, sizeof(name), &args, &bus);
+	if (p->ethdev[0])
+		snprintf(name, sizeof(name), "%s", p->ethdev);
 	if (p->started) {
 		rte_eth_dev_stop(p->port_id);
-		rte_eth_dev_close(p->port_id);
 		p->started = 0;
 	}
+	uint16_t id;
+	if (rte_eth_dev_get_port_by_name(name, &id) == 0)
+		rte_eth_dev_close(id);
 	rte_eal_hotplug_remove(bus, name);
 }
 

@@ -31,15 +31,19 @@ struct sl_port_driver {
 	int (*socket)(struct sl_port *p);  /* NUMA node, or -1 when unknown */
 	int (*link_up)(struct sl_port *p); /* 1 up, 0 down */
 	/* Graph loads: bring a device the running dataplane has not seen into
-	 * being, and take one the new graph no longer names away again. */
-	int (*probe)(const struct sl_conf_port *c, char *err, size_t len);
+	 * being (p->conf set; fills p->ethdev), and take one the new graph no
+	 * longer names away again. A device whose name is taken (the running
+	 * graph has it with other devargs) is created under a name derived
+	 * with gen, so the old one runs on until the new graph replaces it. */
+	int (*probe)(struct sl_port *p, unsigned gen, char *err, size_t len);
 	void (*remove)(struct sl_port *p);
 };
 
 struct sl_port {
 	const struct sl_port_driver *drv;
 	const struct sl_conf_port *conf;
-	uint16_t port_id; /* ethdev id for the dpdk driver */
+	uint16_t port_id;		   /* ethdev id for the dpdk driver */
+	char ethdev[RTE_ETH_NAME_MAX_LEN]; /* its ethdev name; "" = from devargs */
 	uint16_t n_rxq, n_txq;
 	uint16_t rx_desc, tx_desc;
 	int started;
@@ -79,14 +83,20 @@ static inline uint16_t sl_port_tx(struct sl_port *p, uint16_t q, struct rte_mbuf
 
 /* Send all n packets, retrying a full TX queue at most `retries` times; the
  * packets still not sent are freed and their count returned, so the caller
- * can count them as drops. */
+ * can count them as drops. A queue that takes nothing on two retries in a
+ * row is not draining (a dead link): retrying further only spins, so the
+ * rest is dropped at once. */
 static inline uint16_t sl_port_tx_all(struct sl_port *p, uint16_t q, struct rte_mbuf **pkts,
-				      uint16_t n, uint16_t retries)
+				      uint16_t n, uint32_t retries)
 {
 	uint16_t sent = sl_port_tx(p, q, pkts, n);
+	unsigned idle = 0;
 
-	while (unlikely(sent < n) && retries--)
-		sent += sl_port_tx(p, q, pkts + sent, n - sent);
+	while (unlikely(sent < n) && retries-- && idle < 2) {
+		uint16_t k = sl_port_tx(p, q, pkts + sent, n - sent);
+		idle = k ? 0 : idle + 1;
+		sent += k;
+	}
 	if (unlikely(sent < n)) {
 		rte_pktmbuf_free_bulk(pkts + sent, n - sent);
 		return n - sent;

@@ -1,7 +1,8 @@
 /* balance.c: the `balance` stage spreads packets over the instances of the
  * stage it feeds by a symmetric 5-tuple hash, so that a flow (both of its
  * directions) always lands on the same instance. Put it after `parse`:
- * packets it has not parsed hash by their MAC pair. */
+ * packets `parse` has not marked as parsed hash by their MAC pair (a PMD's
+ * packet_type alone says nothing of where the headers are). */
 #include "stages/flow_hash.h"
 #include "stages/stage.h"
 

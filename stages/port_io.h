@@ -12,7 +12,7 @@ struct sl_port_io_conf {
 struct sl_port_io_state {
 	struct sl_port *port;
 	uint16_t queue;
-	uint16_t retries;
+	uint32_t retries;
 };
 
 int sl_port_io_init(struct sl_stage *st, const struct sl_stage_env *env, char *err, size_t len);

@@ -6,7 +6,27 @@
 
 #include "stages/stage.h"
 
+#include <rte_errno.h>
+#include <rte_mbuf_dyn.h>
+
 RTE_DEFINE_PER_LCORE(struct sl_lcore_clock, sl_clock);
+
+uint64_t sl_parsed_flag;
+
+int sl_parsed_flag_register(char *err, size_t len)
+{
+	static const struct rte_mbuf_dynflag desc = {.name = "sluice_parsed"};
+	if (sl_parsed_flag)
+		return 0;
+	int bit = rte_mbuf_dynflag_register(&desc);
+	if (bit < 0) {
+		snprintf(err, len, "cannot register the mbuf flag 'sluice_parsed': %s",
+			 rte_strerror(rte_errno));
+		return -1;
+	}
+	sl_parsed_flag = 1ull << bit;
+	return 0;
+}
 
 static const struct sl_stage_type *types;
 

@@ -106,7 +106,7 @@ struct sl_stage_env {
 	int socket;	      /* NUMA node of the core the cluster is mapped to */
 	struct sl_port *port; /* port_rx / port_tx: the opened port */
 	uint16_t queue;	      /* port_rx / port_tx: this instance's queue */
-	uint16_t tx_retries;  /* port_tx: bounded retries before counting a drop */
+	uint32_t tx_retries;  /* port_tx: bounded retries before counting a drop */
 };
 
 struct sl_stage_type;
@@ -155,6 +155,14 @@ struct sl_stage_type {
 	sl_poll_fn poll;       /* sources only: fill pkts, return count */
 	const struct sl_stage_type *next;
 };
+
+/* The mbuf flag (a dynamic ol_flags bit) `parse` sets on the packets it
+ * parsed: only those have packet_type, l2_len and l3_len a stage may trust
+ * (a PMD's packet_type comes without lengths, and an mbuf's lengths can be
+ * left from its previous use). 0 until a stage registered it. */
+extern uint64_t sl_parsed_flag;
+/* Register the flag (management thread, stage init); idempotent. */
+int sl_parsed_flag_register(char *err, size_t len);
 
 /* Registry (stages/registry.c). */
 void sl_stage_type_register(struct sl_stage_type *t);
@@ -259,11 +267,14 @@ static inline void sl_output_push(struct sl_stage *st, const struct sl_output *o
 	}
 }
 
-/* Hand all n packets to output port `port`. */
+/* Hand all n packets to output port `port`. A packet sent to a port no
+ * connector leaves from counts once, as drops[unconnected], so that
+ * in == sum(out) + sum(drops) holds for every stage. */
 static inline void sl_forward(struct sl_stage *st, uint16_t port, struct rte_mbuf **pkts,
 			      uint16_t n)
 {
-	st->cnt->out[port] += n;
+	if (likely(st->out[port].kind != SL_OUT_NONE))
+		st->cnt->out[port] += n;
 	sl_output_push(st, &st->out[port], pkts, n);
 }
 

@@ -10,10 +10,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include <cmocka.h>
 #include <rte_eal.h>
 #include <rte_mbuf.h>
 
+#include "drivers/port.h"
 #include "stages/stage.h"
 
 static struct rte_mempool *pool;
@@ -59,6 +63,11 @@ static void harness_init(struct harness *h, const char *type, uint16_t n_outputs
 		h->sinks[i].type = &capture_type;
 		h->sinks[i].cnt = &h->sink_cnt[i];
 		h->st.out[i] = (struct sl_output){SL_OUT_STAGE, &h->sinks[i], NULL};
+	}
+	if (h->st.type->init && !h->st.type->needs_port) {
+		struct sl_stage_env env = {.socket = SOCKET_ID_ANY};
+		char err[128];
+		assert_int_equal(h->st.type->init(&h->st, &env, err, sizeof(err)), 0);
 	}
 }
 
@@ -347,6 +356,220 @@ static void test_balance_symmetric(void **state)
 	harness_fini(&hb);
 }
 
+/* A frame as a chain of segments of the given lengths (the last takes the
+ * rest), each in a heap buffer of exactly its length, as net_pcap hands
+ * frames over 2 KB to the graph. */
+static struct rte_mbuf *chained_mbuf(const uint8_t *frame, uint32_t len, const uint16_t *seg,
+				     unsigned n_seg)
+{
+	struct rte_mbuf *head = NULL;
+	uint32_t off = 0;
+	for (unsigned i = 0; off < len; i++) {
+		uint16_t l = i + 1 < n_seg ? seg[i] : (uint16_t)RTE_MIN(len - off, 60000u);
+		if (l > len - off)
+			l = (uint16_t)(len - off);
+		struct rte_mbuf *m = frame_mbuf(frame + off, l);
+		if (!head)
+			head = m;
+		else
+			assert_int_equal(rte_pktmbuf_chain(head, m), 0);
+		off += l;
+	}
+	return head;
+}
+
+static size_t ipv4_udp_len(uint8_t *b, uint32_t total)
+{
+	size_t o = ipv4_udp(b, 0x0100000a, 0x020010ac, 1000, 53);
+	uint32_t ip = total - 14;
+	b[14 + 2] = (uint8_t)(ip >> 8);
+	b[14 + 3] = (uint8_t)ip;
+	b[14 + 24] = (uint8_t)((ip - 20) >> 8);
+	b[14 + 25] = (uint8_t)(ip - 20);
+	memset(b + o, 0xab, total - o);
+	return total;
+}
+
+/* Jumbo frames arrive as chained mbufs: lengths are checked against pkt_len
+ * and headers split across segments are read whole. */
+static void test_parse_chained(void **state)
+{
+	(void)state;
+	struct harness h;
+	static uint8_t f[9000];
+	harness_init(&h, "parse", 1);
+	const uint16_t two_k[] = {2048, 2048, 2048, 2048};
+	const uint16_t split_hdr[] = {10, 17, 3}; /* Ethernet, IP and UDP headers split */
+	const uint32_t sizes[] = {2100, 4000, 9000};
+	for (unsigned i = 0; i < 3; i++) {
+		ipv4_udp_len(f, sizes[i]);
+		struct rte_mbuf *m = chained_mbuf(f, sizes[i], two_k, 4);
+		assert_true(m->nb_segs > 1);
+		sl_stage_call(&h.st, &m, 1);
+		m = chained_mbuf(f, sizes[i], split_hdr, 3);
+		sl_stage_call(&h.st, &m, 1);
+	}
+	assert_int_equal(h.cnt.out[0], 6);
+	assert_int_equal(n_captured, 6);
+	for (unsigned i = 0; i < n_captured; i++) {
+		assert_int_equal(captured[i]->packet_type & RTE_PTYPE_L4_MASK, RTE_PTYPE_L4_UDP);
+		assert_int_equal(captured[i]->l2_len, 14);
+		assert_int_equal(captured[i]->l3_len, 20);
+	}
+	/* A chain whose IP total length runs one byte past pkt_len is still bad. */
+	ipv4_udp_len(f, 4000);
+	struct rte_mbuf *m = chained_mbuf(f, 3999, two_k, 4);
+	sl_stage_call(&h.st, &m, 1);
+	assert_int_equal(h.cnt.drops[drop_index(h.st.type, "bad_ip_len")], 1);
+	harness_fini(&h);
+}
+
+/* L4 packet types are an enumeration: a first fragment (MF, offset 0) of an
+ * ICMP packet is L4_FRAG, not FRAG|ICMP (which reads as IGMP). */
+static void test_parse_first_fragment(void **state)
+{
+	(void)state;
+	struct harness h;
+	uint8_t f[128];
+	harness_init(&h, "parse", 1);
+	size_t n = ipv4_udp(f, 1, 2, 3, 4);
+	f[14 + 9] = 1;	  /* ICMP */
+	f[14 + 6] = 0x20; /* MF, offset 0 */
+	run_one(&h, f, (uint16_t)n);
+	f[14 + 6] = 0x00; /* a later fragment: offset 8 */
+	f[14 + 7] = 0x01;
+	run_one(&h, f, (uint16_t)n);
+	f[14 + 7] = 0x00; /* not a fragment */
+	run_one(&h, f, (uint16_t)n);
+	assert_int_equal(n_captured, 3);
+	assert_int_equal(captured[0]->packet_type & RTE_PTYPE_L4_MASK, RTE_PTYPE_L4_FRAG);
+	assert_int_equal(captured[1]->packet_type & RTE_PTYPE_L4_MASK, RTE_PTYPE_L4_FRAG);
+	assert_int_equal(captured[2]->packet_type & RTE_PTYPE_L4_MASK, RTE_PTYPE_L4_ICMP);
+	harness_fini(&h);
+}
+
+static void guard_free(void *addr, void *opaque)
+{
+	(void)addr;
+	munmap(opaque, 2 * (size_t)sysconf(_SC_PAGESIZE));
+}
+
+/* An mbuf whose frame ends exactly at an inaccessible page: any read past
+ * the frame faults, with or without ASan. */
+static struct rte_mbuf *guarded_mbuf(const uint8_t *frame, uint16_t len)
+{
+	size_t pg = (size_t)sysconf(_SC_PAGESIZE);
+	uint8_t *map =
+	    mmap(NULL, 2 * pg, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	assert_true(map != MAP_FAILED);
+	assert_int_equal(mprotect(map + pg, pg, PROT_NONE), 0);
+	struct rte_mbuf_ext_shared_info *sh = (void *)map;
+	uint8_t *buf = map + pg - len;
+	memcpy(buf, frame, len);
+	memset(sh, 0, sizeof(*sh));
+	sh->free_cb = guard_free;
+	sh->fcb_opaque = map;
+	rte_mbuf_ext_refcnt_set(sh, 1);
+	struct rte_mbuf *m = rte_pktmbuf_alloc(pool);
+	assert_non_null(m);
+	rte_pktmbuf_attach_extbuf(m, buf, 0, len, sh);
+	m->data_off = 0;
+	m->data_len = len;
+	m->pkt_len = len;
+	return m;
+}
+
+/* balance with no parse in front: a PMD's packet_type and lengths left from
+ * an mbuf's earlier life are not trusted. Short frames claiming IPv4/IPv6
+ * are never read past their end, and unparsed packets hash by MAC pair, so
+ * both directions still meet. */
+static void test_balance_without_parse(void **state)
+{
+	(void)state;
+	struct harness hb;
+	harness_init(&hb, "balance", 3);
+	uint8_t f[128];
+	const uint32_t types[] = {RTE_PTYPE_L2_ETHER | RTE_PTYPE_L3_IPV4 | RTE_PTYPE_L4_TCP,
+				  RTE_PTYPE_L2_ETHER | RTE_PTYPE_L3_IPV6 | RTE_PTYPE_L4_UDP};
+	for (unsigned t = 0; t < 2; t++) {
+		for (uint16_t len = 0; len <= 20; len++) {
+			memset(f, 0x11, sizeof(f));
+			struct rte_mbuf *m = guarded_mbuf(f, len);
+			m->packet_type = types[t];
+			m->l2_len = t ? 0 : 14; /* stale or unset */
+			m->l3_len = t ? 0 : 60;
+			sl_stage_call(&hb.st, &m, 1);
+		}
+	}
+	assert_int_equal(hb.cnt.out[0] + hb.cnt.out[1] + hb.cnt.out[2], 42);
+	free_captured();
+	/* Two directions whose MACs swap but whose (garbage) IP headers do not. */
+	for (unsigned flow = 0; flow < 32; flow++) {
+		unsigned where[2];
+		for (unsigned dir = 0; dir < 2; dir++) {
+			size_t n = ipv4_udp(f, 0x0a000001 + flow * 31 + dir * 977, 0x0b000001 + dir,
+					    (uint16_t)(7 + dir), 9);
+			uint8_t a = (uint8_t)flow, b = (uint8_t)(flow + 100);
+			f[5] = dir ? b : a;
+			f[11] = dir ? a : b;
+			struct rte_mbuf *m = frame_mbuf(f, (uint16_t)n);
+			m->packet_type = types[0];
+			m->l2_len = 14;
+			m->l3_len = 20;
+			uint64_t before[3];
+			for (int k = 0; k < 3; k++)
+				before[k] = hb.sink_cnt[k].pkts_in;
+			sl_stage_call(&hb.st, &m, 1);
+			where[dir] = 99;
+			for (unsigned k = 0; k < 3; k++)
+				if (hb.sink_cnt[k].pkts_in != before[k])
+					where[dir] = k;
+		}
+		assert_int_equal(where[0], where[1]);
+	}
+	harness_fini(&hb);
+}
+
+/* A packet sent to an output port nothing is connected to counts once, in
+ * drops[unconnected], so in == sum(out) + sum(drops). */
+static void test_unconnected_counted_once(void **state)
+{
+	(void)state;
+	struct harness h;
+	uint8_t f[64];
+	harness_init(&h, "pass", 1);
+	h.st.out[0] = (struct sl_output){SL_OUT_NONE, NULL, NULL};
+	for (int i = 0; i < 5; i++)
+		run_one(&h, f, (uint16_t)ipv4_udp(f, 1, 2, 3, 4));
+	assert_int_equal(h.cnt.pkts_in, 5);
+	assert_int_equal(h.cnt.out[0], 0);
+	assert_int_equal(h.cnt.drops[SL_DROP_UNCONNECTED], 5);
+	harness_fini(&h);
+}
+
+/* A TX queue that never takes anything (a dead link): tx_retries of 100000
+ * must not spin 100000 times per burst; what is not sent is returned. */
+static unsigned dead_tx_calls;
+static uint16_t dead_tx(struct sl_port *p, uint16_t q, struct rte_mbuf **pkts, uint16_t n)
+{
+	(void)p, (void)q, (void)pkts, (void)n;
+	dead_tx_calls++;
+	return 0;
+}
+
+static void test_tx_retries_dead_link(void **state)
+{
+	(void)state;
+	struct sl_port_driver drv = {.name = "dead", .tx = dead_tx};
+	struct sl_port port = {.drv = &drv};
+	struct rte_mbuf *pkts[8];
+	uint8_t f[64];
+	for (int i = 0; i < 8; i++)
+		pkts[i] = frame_mbuf(f, (uint16_t)ipv4_udp(f, 1, 2, 3, 4));
+	assert_int_equal(sl_port_tx_all(&port, 0, pkts, 8, 100000), 8);
+	assert_true(dead_tx_calls <= 3);
+}
+
 int main(void)
 {
 	char *eal[] = {"test_stages",
@@ -374,6 +597,11 @@ int main(void)
 	    cmocka_unit_test(test_parse_malformed),
 	    cmocka_unit_test(test_parse_random_bursts),
 	    cmocka_unit_test(test_balance_symmetric),
+	    cmocka_unit_test(test_parse_chained),
+	    cmocka_unit_test(test_parse_first_fragment),
+	    cmocka_unit_test(test_balance_without_parse),
+	    cmocka_unit_test(test_unconnected_counted_once),
+	    cmocka_unit_test(test_tx_retries_dead_link),
 	};
 	int rc = cmocka_run_group_tests_name("stages", tests, NULL, NULL);
 	rte_mempool_free(pool);
