@@ -4,6 +4,8 @@
  * sources, drain the rings and print the final table. Also reads a running
  * dataplane's stats segment from outside (--read-stats). */
 #include <errno.h>
+#include <sys/file.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <getopt.h>
@@ -289,6 +291,44 @@ static long running_dataplane(const char *name)
 		pid = fl.l_pid;
 	close(fd);
 	return pid;
+}
+
+/* EAL leaves its hugepage files behind at exit, and the pages stay taken
+ * until a later start with the same name clears them. Remove ours: a file
+ * we can lock exclusively is mapped by nobody (EAL holds a lock on every
+ * file in use), so a live dataplane's files are never touched. */
+static void release_hugepage_files(const char *prefix)
+{
+	char want[96], line[1024];
+	size_t wl = (size_t)snprintf(want, sizeof(want), "%smap_", prefix);
+	FILE *m = fopen("/proc/mounts", "r");
+	while (m && fgets(line, sizeof(line), m)) {
+		char dev[256], dir[512], type[64];
+		if (sscanf(line, "%255s %511s %63s", dev, dir, type) != 3 ||
+		    strcmp(type, "hugetlbfs"))
+			continue;
+		int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
+		struct dirent *e;
+		while (d && (e = readdir(d)) != NULL) {
+			if (strncmp(e->d_name, want, wl) != 0)
+				continue;
+			int fd = openat(dfd, e->d_name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+			struct stat st;
+			if (fd < 0)
+				continue;
+			if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == geteuid() &&
+			    flock(fd, LOCK_EX | LOCK_NB) == 0)
+				unlinkat(dfd, e->d_name, 0);
+			close(fd);
+		}
+		if (d)
+			closedir(d);
+		else if (dfd >= 0)
+			close(dfd);
+	}
+	if (m)
+		fclose(m);
 }
 
 static int hugepages_available(void)
@@ -795,6 +835,7 @@ out_stats:
 	free(dp.rt);
 out_eal:
 	rte_eal_cleanup();
+	release_hugepage_files(dp.cfg->dp.name);
 out_cfg:
 	sl_config_free(dp.cfg);
 	free(dp.cfg_text);

@@ -160,6 +160,35 @@ static int cmd_status(struct ctl *c)
 	return 0;
 }
 
+/* The first byte of buf that is not valid UTF-8 text (or a NUL), with its
+ * line and column (in characters, as the config loader counts them); -1 if
+ * there is none. */
+static int first_invalid_utf8(const char *buf, size_t len, int *line, int *col)
+{
+	const unsigned char *s = (const unsigned char *)buf;
+	for (size_t i = 0; i < len;) {
+		unsigned char c = s[i];
+		size_t n = c < 0x80	    ? 1
+			   : (c >> 5) == 6  ? 2
+			   : (c >> 4) == 14 ? 3
+			   : (c >> 3) == 30 ? 4
+					    : 0;
+		bool ok = n > 0 && i + n <= len && !(c == 0);
+		for (size_t k = 1; ok && k < n; k++)
+			ok = (s[i + k] & 0xc0) == 0x80;
+		if (!ok)
+			return c;
+		if (c == '\n') {
+			(*line)++;
+			*col = 1;
+		} else {
+			(*col)++;
+		}
+		i += n;
+	}
+	return -1;
+}
+
 static int cmd_graph(struct ctl *c, int argc, char **argv)
 {
 	int rc;
@@ -208,14 +237,27 @@ static int cmd_graph(struct ctl *c, int argc, char **argv)
 			fprintf(stderr, "sluicectl: %s\n", ferr.msg);
 			return EXIT_USAGE;
 		}
+		/* JSON carries only UTF-8 without NULs: refuse here, with the place. */
+		int line = 1, col = 1, bad = first_invalid_utf8(text, len, &line, &col);
+		if (bad >= 0) {
+			fprintf(
+			    stderr,
+			    "sluicectl: invalid_config (config): %s:%d:%d: not valid UTF-8 text "
+			    "(byte 0x%02x)\n",
+			    path, line, col, (unsigned)bad);
+			free(text);
+			return 1;
+		}
 		json_t *req =
 		    json_pack("{s:s, s:s%, s:s}", "cmd", load ? "graph_load" : "graph_validate",
 			      "config", text, len, "name", path);
-		free(text);
+		char *text_copy = text;
 		if (!req) {
-			fprintf(stderr, "sluicectl: %s: not valid UTF-8 text\n", path);
-			return EXIT_USAGE;
+			fprintf(stderr, "sluicectl: out of memory\n");
+			free(text_copy);
+			return 1;
 		}
+		free(text_copy);
 		json_t *r = call(c, req, &rc);
 		if (!r)
 			return rc;

@@ -13,7 +13,8 @@
 #   foreign segment (naming it), the segment it serves is root's own; or it
 #   refuses with a message naming the segment;
 # - sluiced refuses a non-socket at its socket path (exit 1, message names
-#   the path) and leaves the file in place, unchanged;
+#   the path; or, first, refuses the world-writable runtime directory, naming
+#   it) and leaves the file in place, unchanged;
 # - once that file is gone sluiced runs, and neither writing its pid file nor
 #   its totals (forced by killing the dataplane after the user re-planted
 #   the totals symlink) nor a clean shutdown modifies the victims
@@ -99,7 +100,10 @@ if kill -0 "$sd" 2> /dev/null; then
 else
 	wait "$sd" || rc=$?
 	[ $rc = 1 ] || check_failed "sluiced exited $rc with a regular file at its socket path, want 1"
-	grep -qF "$sock" "$TMP/sd1.log" || check_failed "sluiced's refusal does not name $sock"
+	# Either refusal is right: the file at the socket path, or (first) the
+	# world-writable runtime directory it stands in.
+	grep -qF -e "$sock" -e "$RUN" "$TMP/sd1.log" ||
+		check_failed "sluiced's refusal names neither $sock nor $RUN"
 	echo "sluiced said: $(cat "$TMP/sd1.log")"
 fi
 [ -f "$sock" ] && [ ! -L "$sock" ] && sha256sum -c --quiet "$TMP/sock.sha" ||
