@@ -27,30 +27,8 @@ static void load_once(const uint8_t *data, size_t size, const struct sl_config_p
 	}
 }
 
-/* libfyaml 0.7.12 loops forever on a directive line holding a control or
- * non-ASCII byte (reproducers in crashers/config/). Until the loader guards
- * against it, such inputs are skipped so that fuzzing gets past it; set
- * SL_FUZZ_NO_SKIP=1 to run them (the crashers then time out). */
-static bool known_hang(const uint8_t *d, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		if (d[i] != '%' || (i > 0 && d[i - 1] != '\n'))
-			continue;
-		for (; i < n && d[i] != '\n'; i++)
-			if (d[i] >= 0x80 || (d[i] < 0x20 && d[i] != '\t' && d[i] != '\r'))
-				return true;
-	}
-	return false;
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static int skip = -1;
-	if (skip < 0)
-		skip = !getenv("SL_FUZZ_NO_SKIP");
-	if (skip && known_hang(data, size))
-		return -1; /* not added to the corpus */
-
 	static char dir[] = "/tmp/sl-fuzz";
 	static char *const dirs[] = {dir};
 	const struct sl_config_policy untrusted = {

@@ -5,7 +5,7 @@
  * catches any read past a frame. Checks that each packet leaves exactly once,
  * on an output or under a counted drop reason, that every segment is freed
  * exactly once, and that the header lengths parse records lie inside the
- * first segment.
+ * packet (they may span segments: readers use rte_pktmbuf_read).
  *
  * No EAL: the mbufs come from a stand-in mempool whose ops free them with
  * free(), so rte_pktmbuf_free_bulk works and double frees are caught. */
@@ -125,13 +125,14 @@ static void sink_process(struct sl_stage *st, struct rte_mbuf **pkts, uint16_t n
 			;
 		check(k < N_PKTS, "a sink got a packet that was never sent");
 		check(++seen[k] == 1, "a packet reached the sinks twice");
-		/* parse promised that the headers it marked are in the first segment */
+		/* The headers parse marked lie within the packet (possibly across
+		 * segments: readers use rte_pktmbuf_read). */
 		uint32_t hdrs = (uint32_t)m->l2_len + m->l3_len;
 		uint32_t l4 = m->packet_type & RTE_PTYPE_L4_MASK;
 		if (l4 == RTE_PTYPE_L4_TCP || l4 == RTE_PTYPE_L4_UDP || l4 == RTE_PTYPE_L4_ICMP)
 			hdrs += m->l4_len;
-		check(m->packet_type == RTE_PTYPE_UNKNOWN || hdrs <= m->data_len,
-		      "parse marked headers past the first segment");
+		check(m->packet_type == RTE_PTYPE_UNKNOWN || hdrs <= m->pkt_len,
+		      "parse marked headers past the end of the packet");
 	}
 	rte_pktmbuf_free_bulk(pkts, n);
 }

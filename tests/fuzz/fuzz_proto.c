@@ -19,38 +19,12 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-/* Weak until control/protocol.c (where another branch adds it) is merged:
- * protocol.o is linked in for the field readers, so once the decoder is
- * there this resolves to it and the fallback below goes unused. */
-json_t *sl_proto_decode(const char *line, size_t len, json_t **error_reply) __attribute__((weak));
-
 static void check(int cond, const char *what)
 {
 	if (!cond) {
 		fprintf(stderr, "fuzz_proto: invariant broken: %s\n", what);
 		abort();
 	}
-}
-
-/* What sl_proto_decode does, for the branch that does not have it yet. */
-static json_t *decode_fallback(const char *line, size_t len, json_t **error_reply)
-{
-	json_error_t e;
-	json_t *req = json_loadb(line, len, JSON_REJECT_DUPLICATES, &e);
-	if (!req || !json_is_object(req)) {
-		json_decref(req);
-		*error_reply = sl_proto_error(NULL, "parse_error", NULL, "not a JSON object");
-		return NULL;
-	}
-	json_t *cmd = json_object_get(req, "cmd");
-	if (!json_is_string(cmd)) {
-		*error_reply =
-		    sl_proto_error(json_object_get(req, "id"), cmd ? "bad_field" : "missing_field",
-				   "cmd", "'cmd' must be a string");
-		json_decref(req);
-		return NULL;
-	}
-	return req;
 }
 
 /* A refusal is a reply the server can send: ok false, a string code. */
@@ -71,8 +45,7 @@ static void decode_one(const char *line, size_t len)
 	static const char *const fields[] = {"cmd",  "cluster", "core",	 "config",
 					     "name", "kind",	"reset", "dot"};
 	json_t *reply = NULL;
-	json_t *req = sl_proto_decode ? sl_proto_decode(line, len, &reply)
-				      : decode_fallback(line, len, &reply);
+	json_t *req = sl_proto_decode(line, len, &reply);
 	if (!req) {
 		check(reply != NULL, "a refused line gets an error reply");
 		check_reply(reply);

@@ -46,7 +46,7 @@ def config_seeds():
                       b"c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c]\n"
                       b"ports: [*d, *d, *d, *d, *d, *d, *d, *d, *d]\n",
         "merge-key": b"base: &b { driver: dpdk }\nports:\n  in0: { <<: *b, devargs: net_null0 }\n",
-        # "%%\x9f" hangs libfyaml 0.7.12 (crashers/config/); a milder one:
+        # "%%\x9f" hung libfyaml 0.7.12 (regress-*.yaml); a milder one:
         "bad-directive": b"%%x\n---\nports: {}\n",
         "yaml-directive": b"%YAML 1.1\n%YAML 1.2\n---\nports: {}\n",
         "tag-directive": b"%TAG !e! tag:example.com,2000:\n---\nports: !e!x {}\n",

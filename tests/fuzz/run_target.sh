@@ -17,10 +17,7 @@ trap 'rm -rf "$work"' EXIT
 mkdir -p "$work/corpus" "$art" /tmp/sl-fuzz
 cp -r "$seeds"/. "$work/corpus/" 2> /dev/null || true
 
-# DPDK and libfyaml keep a few process-lifetime allocations; the project's
-# suppressions cover them. Keep what the caller set otherwise.
-sup="$(cd "$(dirname "$0")/../.." && pwd)/tests/lsan.supp"
-export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$sup}
+# Keep what the caller set; otherwise leaks are checked after every input.
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
 export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=1:detect_leaks=1}
 
