@@ -9,7 +9,11 @@
 #include <syslog.h>
 
 #include "control/daemon.h"
-#include "control/graph_view.h"
+#include "control/log.h"
+#include "control/commands.h"
+#include "control/stats_view.h"
+#include "control/supervisor.h"
+#include "config/graph_view.h"
 
 static json_t *cmd_status(struct sl_daemon *d, unsigned idx, json_t *req)
 {
@@ -19,13 +23,14 @@ static json_t *cmd_status(struct sl_daemon *d, unsigned idx, json_t *req)
 	json_object_set_new(r, "config", json_string(d->config_name));
 	json_object_set_new(r, "socket", json_string(d->socket_path));
 	json_object_set_new(r, "name", json_string(d->cfg->dp.name));
-	json_object_set_new(dp, "state", json_string(sl_sup_phase_name(d->phase)));
+	json_object_set_new(dp, "state", json_string(sl_phase_name(d->phase)));
 	json_object_set_new(dp, "pid", json_integer(d->dp_pid));
 	json_object_set_new(dp, "restarts", json_integer(d->restarts));
 	json_object_set_new(dp, "last_exit", json_string(d->last_exit));
 	json_object_set_new(dp, "uptime_s", json_real(d->dp_pid ? sl_now() - d->dp_started : 0.0));
-	json_object_set_new(dp, "backoff_s",
-			    json_real(d->phase == SL_DP_BACKOFF ? d->backoff_until - sl_now() : 0));
+	json_object_set_new(
+	    dp, "backoff_s",
+	    json_real(d->phase == SL_SUP_BACKOFF ? d->backoff_until - sl_now() : 0));
 	json_object_set_new(r, "dataplane", dp);
 	json_object_set_new(r, "cores", sl_pool_view(d->cfg));
 	json_object_set_new(r, "clusters", sl_mapping_view(d->cfg, d->mapping));
@@ -238,7 +243,7 @@ static json_t *cmd_shutdown(struct sl_daemon *d, unsigned idx, json_t *req)
 	return NULL; /* answered when the dataplane has exited */
 }
 
-static const struct sl_command_def commands[] = {
+const struct sl_command_def sl_commands[] = {
     {"status", false, NULL, cmd_status, "sluiced and dataplane state, cores, clusters"},
     {"graph_show", false, NULL, cmd_graph_show, "the running graph"},
     {"graph_validate", false, NULL, cmd_graph_validate, "check a config's text, apply nothing"},
@@ -250,18 +255,4 @@ static const struct sl_command_def commands[] = {
     {"shutdown", true, NULL, cmd_shutdown, "stop the dataplane and sluiced"},
 };
 
-const struct sl_command_def *sl_command_find(const char *name)
-{
-	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		if (!strcmp(commands[i].name, name))
-			return &commands[i];
-	return NULL;
-}
-
-bool sl_command_mutating(const struct sl_command_def *c, json_t *req)
-{
-	/* A mistyped flag counts as set: the handler refuses it anyway, and
-	 * a reader learns nothing from the difference. */
-	return c->mutates || (c->mutates_flag && json_object_get(req, c->mutates_flag) &&
-			      !json_is_false(json_object_get(req, c->mutates_flag)));
-}
+const size_t sl_n_commands = sizeof(sl_commands) / sizeof(sl_commands[0]);

@@ -1,6 +1,11 @@
-/* daemon.h: the state of sluiced, the control plane, shared by its parts:
- * the client server (server.c), the command handlers (commands.c), the
- * dataplane supervisor (supervisor.c) and the counter view (stats_view.c). */
+/* daemon.h: the state of sluiced, the control plane, and the shape of its
+ * command table. Every part of sluiced includes it; it includes none of
+ * them. The parts, lowest first: log.c; daemon.c (this state's helpers);
+ * rundir.c (the runtime directory); server.c (clients) and stats_view.c
+ * (the counter view); supervisor.c (the dataplane); commands.c (the command
+ * handlers); sluiced.c (main, which wires them). Calls only go down: the
+ * server reaches a handler through the table sluiced.c installs in
+ * d->commands, never by calling into commands.c. */
 #ifndef SL_DAEMON_H
 #define SL_DAEMON_H
 
@@ -10,9 +15,9 @@
 
 #include <jansson.h>
 
-#include "control/config.h"
-#include "control/protocol.h"
-#include "dataplane/stats_segment.h"
+#include "config/config.h"
+#include "control/proto/protocol.h"
+#include "dataplane/stats/stats_segment.h"
 
 #define SL_MAX_CLIENTS 1024
 #define SL_ROOT_RESERVED 16 /* client slots only uid 0 may take */
@@ -49,7 +54,20 @@ struct sl_pending {
 	bool internal; /* sent by sluiced itself (re-applying the mapping) */
 };
 
-enum sl_dp_phase { SL_DP_DOWN, SL_DP_STARTING_UP, SL_DP_UP, SL_DP_BACKOFF, SL_DP_STOPPING };
+/* Where the supervisor is with the dataplane. */
+enum sl_sup_phase { SL_SUP_DOWN, SL_SUP_STARTING, SL_SUP_RUNNING, SL_SUP_BACKOFF, SL_SUP_STOPPING };
+
+struct sl_daemon;
+
+/* One command of the public protocol. */
+typedef json_t *(*sl_handler_fn)(struct sl_daemon *d, unsigned idx, json_t *req);
+struct sl_command_def {
+	const char *name;
+	bool mutates;		  /* needs uid 0 or the admin group */
+	const char *mutates_flag; /* a bool field that, when true, makes it mutate */
+	sl_handler_fn fn;	  /* returns the reply, or NULL when it comes later */
+	const char *help;
+};
 
 struct sl_daemon {
 	/* options */
@@ -83,11 +101,11 @@ struct sl_daemon {
 	int *mapping; /* core per cluster of cfg */
 
 	/* the dataplane */
-	enum sl_dp_phase phase;
+	enum sl_sup_phase phase;
 	pid_t dp_pid;
 	bool dp_is_child;
 	int pidfd;
-	struct sl_lineconn dp;
+	struct sl_lineconn dp_chan; /* the control channel to the dataplane */
 	bool dp_connected;
 	char dp_socket[108];
 	char totals_name[128]; /* in runtime_dir: folded totals, for --attach */
@@ -109,12 +127,16 @@ struct sl_daemon {
 	json_t *folded;	  /* totals of dataplanes that died, by name */
 	json_t *baseline; /* subtracted after a reset */
 
+	/* the command table (commands.c), installed by sluiced.c */
+	const struct sl_command_def *commands;
+	size_t n_commands;
+
 	/* clients */
 	int listen_fd;
 	bool listen_paused; /* out of epoll after EMFILE with no spare fd */
 	double listen_resume;
-	int spare_fd; /* closed to accept-and-drop when fds run out */
-	double last_fd_warning;
+	int spare_fd;				    /* closed to accept-and-drop when fds run out */
+	double last_fd_warning, last_limit_warning; /* rate limits of the warnings */
 	int epfd;
 	struct sl_client clients[SL_MAX_CLIENTS];
 	uint64_t next_gen;
@@ -122,72 +144,11 @@ struct sl_daemon {
 	bool quit;
 };
 
-double sl_now(void);
-
-/* log.c */
-void sl_log_init(bool use_syslog);
-void sl_log(int prio, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-/* server.c */
-int sl_server_open(struct sl_daemon *d, char *err, size_t len);
-void sl_server_close(struct sl_daemon *d);
-void sl_server_accept(struct sl_daemon *d);
-void sl_server_client_event(struct sl_daemon *d, unsigned idx, uint32_t events);
-/* Reply to client idx if it is still the one (gen) that asked. Steals reply. */
-void sl_server_reply(struct sl_daemon *d, unsigned idx, uint64_t gen, json_t *reply);
-/* Close idle clients, bring the listener back after a pause. */
-void sl_server_tick(struct sl_daemon *d);
-/* Prepare the runtime directory (create or check it, set its group and
- * mode) and take the instance lock; on error returns -1 with err. */
-int sl_server_runtime_dir(struct sl_daemon *d, char *err, size_t len);
-/* Write data to name in the runtime dir atomically (O_EXCL temp file, then
- * rename), refusing when name exists and is not a regular file we own. */
-int sl_write_private(struct sl_daemon *d, const char *name, const void *data, size_t len,
-		     int *keep_fd, char *err, size_t errlen);
-/* Check name in the runtime dir is absent or a regular file we own. */
-int sl_check_private(struct sl_daemon *d, const char *name, char *err, size_t errlen);
-
-/* commands.c: the one table of commands. */
-typedef json_t *(*sl_handler_fn)(struct sl_daemon *d, unsigned idx, json_t *req);
-struct sl_command_def {
-	const char *name;
-	bool mutates;		  /* needs uid 0 or the admin group */
-	const char *mutates_flag; /* a bool field that, when true, makes it mutate */
-	sl_handler_fn fn;	  /* returns the reply, or NULL when it comes later */
-	const char *help;
-};
-const struct sl_command_def *sl_command_find(const char *name);
+/* daemon.c */
+double sl_now(void); /* monotonic seconds */
+const char *sl_phase_name(enum sl_sup_phase p);
+const struct sl_command_def *sl_command_find(const struct sl_daemon *d, const char *name);
 /* Whether this request changes anything (counters with reset does). */
 bool sl_command_mutating(const struct sl_command_def *c, json_t *req);
-
-/* supervisor.c */
-int sl_sup_start(struct sl_daemon *d, char *err, size_t len);
-void sl_sup_dp_event(struct sl_daemon *d, uint32_t events);
-void sl_sup_pidfd_event(struct sl_daemon *d);
-void sl_sup_tick(struct sl_daemon *d);
-/* Forward req to the dataplane for client idx; returns the pending entry,
- * or NULL with *reply. */
-struct sl_pending *sl_sup_forward(struct sl_daemon *d, unsigned idx, json_t *req, const char *arg,
-				  int core, json_t **reply);
-void sl_sup_stop(struct sl_daemon *d, unsigned idx);
-void sl_sup_restart(struct sl_daemon *d);
-/* Adopt text (named name) as the last good config; cfg is its loaded form
- * (taken over). Resets the mapping to the config's own when reset_map. */
-int sl_sup_set_config(struct sl_daemon *d, const char *text, size_t len, const char *name,
-		      struct sl_config *cfg, bool reset_map);
-const char *sl_sup_phase_name(enum sl_dp_phase p);
-
-/* stats_view.c */
-/* The counters as the operator sees them: the running dataplane's, plus the
- * totals of earlier dataplanes, minus the last reset. NULL if none yet. */
-json_t *sl_view_counters(struct sl_daemon *d, char *err, size_t len);
-void sl_view_fold_dead(struct sl_daemon *d);
-/* --attach: take over the totals an earlier sluiced had folded. */
-void sl_view_load_totals(struct sl_daemon *d);
-int sl_view_reset(struct sl_daemon *d, char *err, size_t len);
-void sl_view_close(struct sl_daemon *d);
-/* Map the running dataplane's current segment now (after it says hello or
- * loads a graph), so its final counters can be read even after it exits. */
-void sl_view_refresh(struct sl_daemon *d);
 
 #endif

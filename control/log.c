@@ -4,7 +4,7 @@
 #include <syslog.h>
 #include <time.h>
 
-#include "control/daemon.h"
+#include "control/log.h"
 
 static bool to_syslog;
 
@@ -36,11 +36,4 @@ void sl_log(int prio, const char *fmt, ...)
 		fputc('\n', stderr);
 	}
 	va_end(ap);
-}
-
-double sl_now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }

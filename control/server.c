@@ -1,10 +1,8 @@
-/* server.c: sluiced's public Unix socket and its private runtime directory.
- * Many clients at once on one epoll loop; every socket is non-blocking and
- * replies are queued, so a slow or stuck client never holds up the others.
- * Each peer's role (admin, reader, nobody) comes from SO_PEERCRED and
- * SO_PEERGROUPS at accept, and every request is checked against it before
- * its handler runs. Idle clients are closed, each non-root uid gets a capped
- * number of connections (root keeps reserved slots), and running out of file
+/* server.c: sluiced's public Unix socket. Many clients at once on one epoll loop; every socket is
+ * non-blocking and replies are queued, so a slow or stuck client never holds up the others. Each
+ * peer's role (admin, reader, nobody) comes from SO_PEERCRED and SO_PEERGROUPS at accept, and every
+ * request is checked against it before its handler runs. Idle clients are closed, each non-root uid
+ * gets a capped number of connections (root keeps reserved slots), and running out of file
  * descriptors never makes the loop spin. */
 #include <errno.h>
 #include <fcntl.h>
@@ -28,182 +26,12 @@
 #include <linux/posix_acl_xattr.h>
 
 #include "control/daemon.h"
+#include "control/log.h"
+#include "control/rundir.h"
+#include "control/server.h"
 
 /* epoll data: client index, or these. */
 #define EV_LISTEN 0xffff0001u
-
-static const char *base_name(const char *path)
-{
-	const char *s = strrchr(path, '/');
-	return s ? s + 1 : path;
-}
-
-/* Give the read group perm on fd (or path, for the socket) through a POSIX
- * ACL, besides owner perm u and owning group perm g. Returns -1 when the
- * file system has no ACLs. */
-static int set_acl(int fd, const char *path, unsigned u, unsigned g, gid_t read_gid, unsigned r)
-{
-	struct {
-		struct posix_acl_xattr_header h;
-		struct posix_acl_xattr_entry e[5];
-	} acl = {.h = {.a_version = POSIX_ACL_XATTR_VERSION}};
-	const struct posix_acl_xattr_entry e[5] = {
-	    {ACL_USER_OBJ, (__u16)u, ACL_UNDEFINED_ID},
-	    {ACL_GROUP_OBJ, (__u16)g, ACL_UNDEFINED_ID},
-	    {ACL_GROUP, (__u16)r, (__u32)read_gid},
-	    {ACL_MASK, (__u16)(g | r), ACL_UNDEFINED_ID},
-	    {ACL_OTHER, 0, ACL_UNDEFINED_ID},
-	};
-	memcpy(acl.e, e, sizeof(e));
-	return fd >= 0 ? fsetxattr(fd, "system.posix_acl_access", &acl, sizeof(acl), 0)
-		       : setxattr(path, "system.posix_acl_access", &acl, sizeof(acl), 0);
-}
-
-/* Who may reach a file of the runtime dir: owner perm u, the admin group g,
- * the read group r. Nobody else gets anything. */
-static void set_access(struct sl_daemon *d, int fd, const char *path, unsigned u, unsigned g,
-		       unsigned r)
-{
-	gid_t gid = d->admin_group ? d->admin_gid : getegid();
-	unsigned gm = d->admin_group ? g : 0;
-	int rc = fd >= 0 ? fchown(fd, (uid_t)-1, gid) : chown(path, (uid_t)-1, gid);
-	mode_t mode = (mode_t)((u << 6) | (gm << 3));
-	rc |= fd >= 0 ? fchmod(fd, mode) : chmod(path, mode);
-	if (rc != 0)
-		sl_log(LOG_WARNING, "cannot set the owner group or mode of %s: %s", path,
-		       strerror(errno));
-	if (!d->read_group || (d->admin_group && d->read_gid == d->admin_gid))
-		return;
-	if (set_acl(fd, path, u, gm, d->read_gid, r) != 0) {
-		/* No ACLs here: open it to others and let the credential check
-		 * alone keep them out. */
-		sl_log(LOG_WARNING,
-		       "cannot give group '%s' access to %s with an ACL (%s); opening it to "
-		       "all users, who are then refused by the credential check",
-		       d->read_group, path, strerror(errno));
-		mode |= (mode_t)r;
-		if (fd >= 0)
-			fchmod(fd, mode);
-		else
-			chmod(path, mode);
-	}
-}
-
-/* Check a directory we are about to keep state in: ours, a directory, and
- * nobody else can add or swap files in it. */
-static int check_dir(const char *path, int *out, char *err, size_t len)
-{
-	struct stat st;
-	if (lstat(path, &st) != 0) {
-		snprintf(err, len, "runtime directory %s: %s", path, strerror(errno));
-		return -1;
-	}
-	if (S_ISLNK(st.st_mode)) {
-		snprintf(err, len, "runtime directory %s is a symlink; refusing it", path);
-		return -1;
-	}
-	int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0 || fstat(fd, &st) != 0) {
-		snprintf(err, len, "runtime directory %s: %s", path, strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		return -1;
-	}
-	const char *why = NULL;
-	if (!S_ISDIR(st.st_mode))
-		why = "is not a directory";
-	else if (st.st_uid != geteuid())
-		why = "is not owned by sluiced's user";
-	else if (st.st_mode & 022)
-		why = "is writable by its group or others";
-	if (why) {
-		snprintf(err, len, "runtime directory %s %s (owner uid %u, mode %04o); refusing it",
-			 path, why, (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777));
-		close(fd);
-		return -1;
-	}
-	*out = fd;
-	return 0;
-}
-
-int sl_check_private(struct sl_daemon *d, const char *name, char *err, size_t errlen)
-{
-	struct stat st;
-	if (fstatat(d->dirfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0)
-		return 0; /* absent */
-	if (!S_ISREG(st.st_mode) || st.st_uid != geteuid()) {
-		snprintf(err, errlen,
-			 "%s/%s exists and is not a regular file owned by sluiced's user; "
-			 "refusing to replace it",
-			 d->runtime_dir, name);
-		return -1;
-	}
-	return 0;
-}
-
-int sl_write_private(struct sl_daemon *d, const char *name, const void *data, size_t len,
-		     int *keep_fd, char *err, size_t errlen)
-{
-	static unsigned seq;
-	char tmp[256];
-	struct timespec ts;
-	if (sl_check_private(d, name, err, errlen) < 0)
-		return -1;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	snprintf(tmp, sizeof(tmp), ".%s.%d.%u.%ld", name, (int)getpid(), ++seq, ts.tv_nsec);
-	int fd = openat(d->dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		snprintf(err, errlen, "cannot create %s/%s: %s", d->runtime_dir, tmp,
-			 strerror(errno));
-		return -1;
-	}
-	const char *p = data;
-	size_t left = len;
-	while (left) {
-		ssize_t n = write(fd, p, left);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		p += n;
-		left -= (size_t)n;
-	}
-	if (left || (keep_fd && flock(fd, LOCK_EX | LOCK_NB) != 0) ||
-	    renameat(d->dirfd, tmp, d->dirfd, name) != 0) {
-		snprintf(err, errlen, "cannot write %s/%s: %s", d->runtime_dir, name,
-			 strerror(errno));
-		unlinkat(d->dirfd, tmp, 0);
-		close(fd);
-		return -1;
-	}
-	if (keep_fd)
-		*keep_fd = fd;
-	else
-		close(fd);
-	return 0;
-}
-
-int sl_server_runtime_dir(struct sl_daemon *d, char *err, size_t len)
-{
-	char dir[sizeof(d->runtime_dir)];
-	snprintf(dir, sizeof(dir), "%s", d->socket_path);
-	snprintf(d->runtime_dir, sizeof(d->runtime_dir), "%s", dirname(dir));
-	if (mkdir(d->runtime_dir, 0700) != 0 && errno != EEXIST) {
-		snprintf(err, len, "cannot create runtime directory %s: %s", d->runtime_dir,
-			 strerror(errno));
-		return -1;
-	}
-	if (check_dir(d->runtime_dir, &d->dirfd, err, len) < 0)
-		return -1;
-	/* One sluiced per runtime dir: the lock dies with its holder. */
-	if (flock(d->dirfd, LOCK_EX | LOCK_NB) != 0) {
-		snprintf(err, len, "another sluiced is running on runtime directory %s",
-			 d->runtime_dir);
-		return -1;
-	}
-	set_access(d, d->dirfd, d->runtime_dir, 7, 5, 1);
-	return 0;
-}
 
 /* Whether something answers at sa. */
 static bool socket_live(const struct sockaddr_un *sa)
@@ -223,7 +51,7 @@ int sl_server_open(struct sl_daemon *d, char *err, size_t len)
 		return -1;
 	}
 	strcpy(sa.sun_path, d->socket_path);
-	const char *name = base_name(d->socket_path);
+	const char *name = sl_rundir_base_name(d->socket_path);
 
 	/* Never delete what is not ours: only a dead socket file we own (left
 	 * from a crash) is replaced. */
@@ -261,7 +89,7 @@ int sl_server_open(struct sl_daemon *d, char *err, size_t len)
 		d->listen_fd = -1;
 		return -1;
 	}
-	set_access(d, -1, d->socket_path, 6, 6, 6);
+	sl_rundir_set_access(d, -1, d->socket_path, 6, 6, 6);
 	d->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	struct epoll_event ev = {.events = EPOLLIN, .data.u32 = EV_LISTEN};
 	epoll_ctl(d->epfd, EPOLL_CTL_ADD, d->listen_fd, &ev);
@@ -352,10 +180,12 @@ static void refuse(int fd, json_t *reply)
 	sl_lineconn_free(&lc);
 }
 
-static void fd_warning(struct sl_daemon *d, const char *what)
+/* A warning at most once a second per kind (*last): a flood must not
+ * flood the log, nor hide a different warning behind its own. */
+static void rate_warning(double *last, const char *what)
 {
-	if (sl_now() - d->last_fd_warning >= 1.0) {
-		d->last_fd_warning = sl_now();
+	if (sl_now() - *last >= 1.0) {
+		*last = sl_now();
 		sl_log(LOG_WARNING, "%s", what);
 	}
 }
@@ -365,7 +195,7 @@ static void fd_warning(struct sl_daemon *d, const char *what)
  * backlog does not make the loop spin. */
 static void out_of_fds(struct sl_daemon *d)
 {
-	fd_warning(d, "out of file descriptors; dropping new connections");
+	rate_warning(&d->last_fd_warning, "out of file descriptors; dropping new connections");
 	if (d->spare_fd >= 0) {
 		close(d->spare_fd);
 		int fd = accept4(d->listen_fd, NULL, NULL, SOCK_CLOEXEC);
@@ -427,7 +257,8 @@ void sl_server_accept(struct sl_daemon *d)
 		else if (cred.uid != 0 && same_uid >= SL_MAX_PER_UID)
 			full = "too many connections from this uid";
 		if (full) {
-			fd_warning(d, "refusing connections: client limits reached");
+			rate_warning(&d->last_limit_warning,
+				     "refusing connections: client limits reached");
 			refuse(fd, sl_proto_error(NULL, "busy", NULL, "%s (uid %u has %u)", full,
 						  (unsigned)cred.uid, same_uid));
 			continue;
@@ -503,7 +334,7 @@ static json_t *handle(struct sl_daemon *d, unsigned idx, char *line, size_t len)
 		return reply;
 	json_t *id = json_object_get(req, "id");
 	const char *cmd = json_string_value(json_object_get(req, "cmd"));
-	const struct sl_command_def *def = sl_command_find(cmd);
+	const struct sl_command_def *def = sl_command_find(d, cmd);
 	if (!def) {
 		reply = sl_proto_error(id, "unknown_command", "cmd", "unknown command '%s'", cmd);
 	} else if (sl_command_mutating(def, req) && c->role != SL_ROLE_ADMIN) {

@@ -18,6 +18,12 @@
 #include <unistd.h>
 
 #include "control/daemon.h"
+#include "control/commands.h"
+#include "control/log.h"
+#include "control/rundir.h"
+#include "control/server.h"
+#include "control/stats_view.h"
+#include "control/supervisor.h"
 
 #define EV_LISTEN 0xffff0001u
 #define EV_DP 0xffff0002u
@@ -123,6 +129,8 @@ int main(int argc, char **argv)
 	int c;
 	d.socket_path = "/run/sluice/sluice.sock";
 	d.listen_fd = -1;
+	d.commands = sl_commands;
+	d.n_commands = sl_n_commands;
 	d.spare_fd = -1;
 	d.dirfd = -1;
 	d.pidfile_fd = -1;
@@ -206,7 +214,7 @@ int main(int argc, char **argv)
 	if (!d.dp_binary)
 		d.dp_binary = default_dp_binary();
 
-	if (sl_server_runtime_dir(&d, err, sizeof(err)) < 0)
+	if (sl_rundir_open(&d, err, sizeof(err)) < 0)
 		return fail_start(&d, err);
 	if ((size_t)snprintf(d.dp_socket, sizeof(d.dp_socket), "%.*s/%s.dp.sock",
 			     (int)sizeof(d.dp_socket), d.runtime_dir,
@@ -313,8 +321,8 @@ out:
 	if (d.wrote_pidfile)
 		unlinkat(d.dirfd, pidname, 0);
 	sl_view_close(&d);
-	if (d.dp.fd > 0)
-		sl_lineconn_free(&d.dp);
+	if (d.dp_chan.fd > 0)
+		sl_lineconn_free(&d.dp_chan);
 	sl_config_free(d.cfg);
 	json_decref(d.folded);
 	json_decref(d.baseline);

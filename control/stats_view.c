@@ -11,6 +11,9 @@
 #include <unistd.h>
 
 #include "control/daemon.h"
+#include "control/log.h"
+#include "control/rundir.h"
+#include "control/stats_view.h"
 
 /* Integer fields that are levels, not running totals: never summed. */
 static bool is_gauge(const char *key)
@@ -86,8 +89,8 @@ static int ensure_open(struct sl_daemon *d, char *err, size_t len)
 	}
 	if (d->stats)
 		return 0;
-	if (d->phase != SL_DP_UP) {
-		snprintf(err, len, "the dataplane is %s", sl_sup_phase_name(d->phase));
+	if (d->phase != SL_SUP_RUNNING) {
+		snprintf(err, len, "the dataplane is %s", sl_phase_name(d->phase));
 		return -1;
 	}
 	d->stats = sl_stats_open(d->cfg->dp.name, err, len);

@@ -22,28 +22,16 @@
 #include <unistd.h>
 
 #include "control/daemon.h"
+#include "control/log.h"
+#include "control/rundir.h"
+#include "control/server.h"
+#include "control/stats_view.h"
+#include "control/supervisor.h"
 
 #define EV_DP 0xffff0002u
 #define EV_PIDFD 0xffff0003u
 #define FAST_CRASH_S 5.0
 #define BACKOFF_MAX_S 30.0
-
-const char *sl_sup_phase_name(enum sl_dp_phase p)
-{
-	switch (p) {
-	case SL_DP_DOWN:
-		return "down";
-	case SL_DP_STARTING_UP:
-		return "starting";
-	case SL_DP_UP:
-		return "running";
-	case SL_DP_BACKOFF:
-		return "backing off after repeated crashes";
-	case SL_DP_STOPPING:
-		return "stopping";
-	}
-	return "?";
-}
 
 static int cluster_index(const struct sl_config *c, const char *name)
 {
@@ -106,10 +94,10 @@ int sl_sup_set_config(struct sl_daemon *d, const char *text, size_t len, const c
 
 static int send_to_dp(struct sl_daemon *d, json_t *req)
 {
-	int rc = sl_lineconn_send(&d->dp, req);
-	if (rc == 0 && sl_lineconn_pending(&d->dp)) {
+	int rc = sl_lineconn_send(&d->dp_chan, req);
+	if (rc == 0 && sl_lineconn_pending(&d->dp_chan)) {
 		struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT, .data.u32 = EV_DP};
-		epoll_ctl(d->epfd, EPOLL_CTL_MOD, d->dp.fd, &ev);
+		epoll_ctl(d->epfd, EPOLL_CTL_MOD, d->dp_chan.fd, &ev);
 	}
 	return rc;
 }
@@ -154,7 +142,7 @@ static void internal_request(struct sl_daemon *d, const char *cmd, const char *c
 
 static int open_channel(struct sl_daemon *d, int fd, pid_t pid)
 {
-	sl_lineconn_init(&d->dp, fd);
+	sl_lineconn_init(&d->dp_chan, fd);
 	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
 	d->dp_connected = true;
 	struct epoll_event ev = {.events = EPOLLIN, .data.u32 = EV_DP};
@@ -171,7 +159,7 @@ static int open_channel(struct sl_daemon *d, int fd, pid_t pid)
 	epoll_ctl(d->epfd, EPOLL_CTL_ADD, d->pidfd, &pev);
 	d->dp_pid = pid;
 	d->dp_started = sl_now();
-	d->phase = SL_DP_STARTING_UP;
+	d->phase = SL_SUP_STARTING;
 	internal_request(d, "hello", NULL, 0);
 	return 0;
 }
@@ -290,7 +278,7 @@ static int attach_checks(struct sl_daemon *d, int fd, pid_t *pid, char *err, siz
 int sl_sup_start(struct sl_daemon *d, char *err, size_t len)
 {
 	d->pidfd = -1;
-	d->dp.fd = -1;
+	d->dp_chan.fd = -1;
 	if (!d->attach)
 		return spawn(d) < 0 ? (snprintf(err, len, "cannot start the dataplane"), -1) : 0;
 	int fd = sl_proto_connect(d->dp_socket, err, len);
@@ -363,9 +351,9 @@ static void fail_pending(struct sl_daemon *d, const char *why)
 
 static void close_channel(struct sl_daemon *d)
 {
-	if (d->dp.fd >= 0) {
-		epoll_ctl(d->epfd, EPOLL_CTL_DEL, d->dp.fd, NULL);
-		sl_lineconn_free(&d->dp);
+	if (d->dp_chan.fd >= 0) {
+		epoll_ctl(d->epfd, EPOLL_CTL_DEL, d->dp_chan.fd, NULL);
+		sl_lineconn_free(&d->dp_chan);
 	}
 	d->dp_connected = false;
 }
@@ -389,7 +377,7 @@ static void on_dp_line(void *ctx, char *line, size_t len)
 	bool ok = json_is_true(json_object_get(r, "ok"));
 	json_t *res = json_object_get(r, "result");
 	if (!strcmp(p->cmd, "hello") && ok) {
-		d->phase = SL_DP_UP;
+		d->phase = SL_SUP_RUNNING;
 		sl_view_refresh(d);
 		json_t *map = json_object_get(res, "mapping");
 		/* Re-apply live mapping changes the config file does not hold. */
@@ -428,12 +416,13 @@ static void on_dp_line(void *ctx, char *line, size_t len)
 
 void sl_sup_dp_event(struct sl_daemon *d, uint32_t events)
 {
-	if ((events & EPOLLOUT) && sl_lineconn_flush(&d->dp) == 0 && !sl_lineconn_pending(&d->dp)) {
+	if ((events & EPOLLOUT) && sl_lineconn_flush(&d->dp_chan) == 0 &&
+	    !sl_lineconn_pending(&d->dp_chan)) {
 		struct epoll_event ev = {.events = EPOLLIN, .data.u32 = EV_DP};
-		epoll_ctl(d->epfd, EPOLL_CTL_MOD, d->dp.fd, &ev);
+		epoll_ctl(d->epfd, EPOLL_CTL_MOD, d->dp_chan.fd, &ev);
 	}
 	if ((events & (EPOLLIN | EPOLLHUP | EPOLLERR)) &&
-	    sl_lineconn_read(&d->dp, on_dp_line, d) < 0) {
+	    sl_lineconn_read(&d->dp_chan, on_dp_line, d) < 0) {
 		/* The dataplane closed its end: it is exiting; the pidfd says
 		 * when it is gone. */
 		close_channel(d);
@@ -501,7 +490,7 @@ void sl_sup_pidfd_event(struct sl_daemon *d)
 	pid_t dead = d->dp_pid;
 	remove_dead_segment(d, dead);
 	d->dp_pid = 0;
-	d->phase = SL_DP_DOWN;
+	d->phase = SL_SUP_DOWN;
 
 	if (d->shutdown_requested) {
 		sl_log(LOG_INFO, "dataplane pid %d %s; shutting down", (int)dead, d->last_exit);
@@ -534,7 +523,7 @@ void sl_sup_pidfd_event(struct sl_daemon *d)
 		if (d->backoff_s > BACKOFF_MAX_S)
 			d->backoff_s = BACKOFF_MAX_S;
 		d->backoff_until = sl_now() + d->backoff_s;
-		d->phase = SL_DP_BACKOFF;
+		d->phase = SL_SUP_BACKOFF;
 		sl_log(LOG_WARNING,
 		       "dataplane crashed %u times within %.0f s of starting; next "
 		       "start in %.1f s",
@@ -543,15 +532,16 @@ void sl_sup_pidfd_event(struct sl_daemon *d)
 	}
 	d->backoff_s = 0;
 	if (spawn(d) < 0)
-		d->phase = SL_DP_DOWN;
+		d->phase = SL_SUP_DOWN;
 }
 
 void sl_sup_tick(struct sl_daemon *d)
 {
-	if (d->phase == SL_DP_BACKOFF && sl_now() >= d->backoff_until && spawn(d) < 0)
-		d->phase = SL_DP_DOWN;
+	if (d->phase == SL_SUP_BACKOFF && sl_now() >= d->backoff_until && spawn(d) < 0)
+		d->phase = SL_SUP_DOWN;
 	/* A dataplane that stays up long enough is healthy again. */
-	if (d->phase == SL_DP_UP && d->fast_crashes && sl_now() - d->dp_started > FAST_CRASH_S) {
+	if (d->phase == SL_SUP_RUNNING && d->fast_crashes &&
+	    sl_now() - d->dp_started > FAST_CRASH_S) {
 		d->fast_crashes = 0;
 		d->backoff_s = 0;
 	}
@@ -562,9 +552,9 @@ struct sl_pending *sl_sup_forward(struct sl_daemon *d, unsigned idx, json_t *req
 {
 	json_t *id = json_object_get(req, "id");
 	const char *cmd = json_string_value(json_object_get(req, "cmd"));
-	if (d->phase != SL_DP_UP) {
+	if (d->phase != SL_SUP_RUNNING) {
 		*reply = sl_proto_error(id, "dataplane_down", NULL, "the dataplane is %s",
-					sl_sup_phase_name(d->phase));
+					sl_phase_name(d->phase));
 		return NULL;
 	}
 	json_t *copy = json_deep_copy(req);
@@ -587,7 +577,7 @@ struct sl_pending *sl_sup_forward(struct sl_daemon *d, unsigned idx, json_t *req
 /* Ask the dataplane to stop; without a channel, signal it. */
 static void stop_dataplane(struct sl_daemon *d)
 {
-	d->phase = SL_DP_STOPPING;
+	d->phase = SL_SUP_STOPPING;
 	if (d->dp_connected)
 		internal_request(d, "shutdown", NULL, 0);
 	else if (pidfd_signal(d, SIGTERM) < 0)
@@ -613,7 +603,7 @@ void sl_sup_restart(struct sl_daemon *d)
 	if (d->dp_pid == 0) {
 		d->restart_requested = false;
 		if (spawn(d) < 0)
-			d->phase = SL_DP_DOWN;
+			d->phase = SL_SUP_DOWN;
 		return;
 	}
 	stop_dataplane(d);

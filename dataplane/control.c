@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include "control/graph_view.h"
+#include "config/graph_view.h"
 
 #include <errno.h>
 #include <poll.h>

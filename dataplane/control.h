@@ -7,7 +7,7 @@
 
 #include <jansson.h>
 
-#include "control/protocol.h"
+#include "control/proto/protocol.h"
 #include "dataplane/runtime.h"
 
 #define SL_DP_CTL_MAX_CONNS 8

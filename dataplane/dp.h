@@ -6,7 +6,7 @@
 
 #include <jansson.h>
 
-#include "control/config.h"
+#include "config/config.h"
 #include "dataplane/runtime.h"
 
 struct sl_dp {

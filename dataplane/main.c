@@ -27,12 +27,12 @@
 #include <rte_mbuf.h>
 #include <urcu/urcu-qsbr.h>
 
-#include "control/config.h"
+#include "config/config.h"
 #include "dataplane/control.h"
 #include "dataplane/dp.h"
 #include "dataplane/pin.h"
 #include "dataplane/runtime.h"
-#include "dataplane/stats_segment.h"
+#include "dataplane/stats/stats_segment.h"
 #include "dataplane/worker.h"
 
 static volatile sig_atomic_t stop_signal;
@@ -377,7 +377,7 @@ static int build_eal_args(const struct sl_config *cfg, const struct options *o, 
 	argv[n++] = "--log-level";
 	argv[n++] = "lib.eal:error";
 	for (unsigned i = 0; i < cfg->n_ports && n + 2 < max; i++) {
-		int k = sl_port_eal_args(&cfg->ports[i], argv + n);
+		int k = sl_port_eal_args(cfg->ports[i].driver, cfg->ports[i].devargs, argv + n);
 		pci |= k && strcmp(argv[n], "-a") == 0;
 		n += k;
 	}

@@ -2,6 +2,8 @@
  * the topology (which CPUs exist and are allowed, and their NUMA nodes). */
 #include "dataplane/pin.h"
 
+#include "config/cpus.h"
+
 #include <stdio.h>
 #include <string.h>
 
@@ -141,7 +143,7 @@ void sl_pin_check_numa(const struct sl_runtime *rt)
 				    "sluice-dp: warning: cluster '%s' (stage '%s') runs on core %d "
 				    "(NUMA %d) but port '%s' is on NUMA %d%s\n",
 				    cl->name, cs->name, cl->core, rt->lcores[l].socket,
-				    p->conf->name, ps, hint);
+				    p->conf.name, ps, hint);
 			}
 		}
 	}

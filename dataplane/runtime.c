@@ -71,13 +71,26 @@ struct sl_lcore *sl_runtime_lcore(struct sl_runtime *rt, int core)
 	return NULL;
 }
 
+struct sl_port_conf sl_runtime_port_conf(const struct sl_conf_port *c)
+{
+	return (struct sl_port_conf){
+	    .name = c->name,
+	    .driver = c->driver,
+	    .devargs = c->devargs,
+	    .n_rxq = c->n_rxq,
+	    .n_txq = c->n_txq,
+	    .rx_desc = (uint16_t)c->rx_desc,
+	    .tx_desc = (uint16_t)c->tx_desc,
+	};
+}
+
 /* The old runtime's open port with the same driver and devargs, if any. */
 static struct sl_port *old_port(struct sl_runtime *old, const struct sl_conf_port *c)
 {
 	for (unsigned j = 0; old && j < old->n_ports; j++) {
 		struct sl_port *q = &old->ports[j];
-		if (q->drv && !strcmp(q->conf->driver, c->driver) && q->conf->devargs &&
-		    c->devargs && !strcmp(q->conf->devargs, c->devargs))
+		if (q->drv && !strcmp(q->conf.driver, c->driver) && q->conf.devargs && c->devargs &&
+		    !strcmp(q->conf.devargs, c->devargs))
 			return q;
 	}
 	return NULL;
@@ -99,7 +112,7 @@ int sl_runtime_prepare_ports(struct sl_runtime *rt, const struct sl_runtime *old
 		rt->port_from[i] = -1;
 		if (old_port((struct sl_runtime *)old, &cfg->ports[i]))
 			continue;
-		p->conf = &cfg->ports[i];
+		p->conf = sl_runtime_port_conf(&cfg->ports[i]);
 		const struct sl_port_driver *drv = sl_port_driver_find(cfg->ports[i].driver);
 		if (!drv) {
 			snprintf(err, len, "%s:%d:%d: port '%s': driver '%s' is not built in",
@@ -136,14 +149,14 @@ static int open_ports(struct sl_runtime *rt, struct sl_runtime *old, char *err, 
 			*p = *q; /* same device: keep it open, and its totals */
 			q->drv = NULL;
 			rt->port_from[i] = (int)(q - old->ports);
-			p->conf = &cfg->ports[i];
-			uint16_t rxq = p->conf->n_rxq ? p->conf->n_rxq : 1;
-			uint16_t txq = p->conf->n_txq ? p->conf->n_txq : 1;
+			p->conf = sl_runtime_port_conf(&cfg->ports[i]);
+			uint16_t rxq = p->conf.n_rxq ? p->conf.n_rxq : 1;
+			uint16_t txq = p->conf.n_txq ? p->conf.n_txq : 1;
 			p->reopened = rxq != p->n_rxq || txq != p->n_txq;
 			if (p->reopened && p->drv->open(p, rt->mp, err, len) < 0)
 				return -1;
 		} else {
-			p->conf = &cfg->ports[i];
+			p->conf = sl_runtime_port_conf(&cfg->ports[i]);
 			const struct sl_port_driver *drv =
 			    sl_port_driver_find(cfg->ports[i].driver);
 			if (!drv) {
@@ -507,7 +520,7 @@ void sl_runtime_rollback(struct sl_runtime *rt, struct sl_runtime *old)
 		struct sl_port *q = &old->ports[j];
 		bool reopened = rt->ports[i].reopened;
 		*q = rt->ports[i];
-		q->conf = &old->cfg->ports[j];
+		q->conf = sl_runtime_port_conf(&old->cfg->ports[j]);
 		q->reopened = false;
 		rt->ports[i].drv = NULL;
 		char err[256];
@@ -515,7 +528,7 @@ void sl_runtime_rollback(struct sl_runtime *rt, struct sl_runtime *old)
 			fprintf(
 			    stderr,
 			    "sluice-dp: error: port '%s' could not be set up again as it was: %s\n",
-			    q->conf->name, err);
+			    q->conf.name, err);
 	}
 	for (unsigned l = 0; l < rt->n_lcores; l++) {
 		rte_free(rt->work[l]);
@@ -653,7 +666,7 @@ void sl_runtime_wait_links(struct sl_runtime *rt, unsigned timeout_ms)
 	for (unsigned i = 0; i < rt->n_ports && down; i++)
 		if (!rt->ports[i].drv->link_up(&rt->ports[i]))
 			fprintf(stderr, "sluice-dp: warning: port '%s' link is down after %u ms\n",
-				rt->ports[i].conf->name, timeout_ms);
+				rt->ports[i].conf.name, timeout_ms);
 }
 
 void sl_runtime_update_port_stats(struct sl_runtime *rt)

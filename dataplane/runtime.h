@@ -9,8 +9,8 @@
 
 #include <rte_mempool.h>
 
-#include "control/config.h"
-#include "dataplane/stats_segment.h"
+#include "config/config.h"
+#include "dataplane/stats/stats_segment.h"
 #include "drivers/port.h"
 #include "stages/stage.h"
 
@@ -90,6 +90,10 @@ struct sl_kept {
 	struct sl_stage saved; /* the instance as the old graph had it */
 	void *state;	       /* port stages: their state as it was (malloc) */
 };
+
+/* The driver's view of a configured port: its name, driver, devargs, queue
+ * and descriptor counts (strings borrowed from c). */
+struct sl_port_conf sl_runtime_port_conf(const struct sl_conf_port *c);
 
 /* The worker lcore pinned to CPU `core`, or NULL if it is not in the pool. */
 struct sl_lcore *sl_runtime_lcore(struct sl_runtime *rt, int core);

@@ -7,7 +7,6 @@
 
 #include <rte_ethdev.h>
 
-#include "control/config.h"
 #include "drivers/port.h"
 
 /* The ethdev name EAL gives the device: the devargs up to the first comma
@@ -28,28 +27,28 @@ static int dpdk_open(struct sl_port *p, struct rte_mempool *mp, char *err, size_
 	int rc;
 
 	if (!p->ethdev[0])
-		dev_name(p->conf->devargs, p->ethdev, sizeof(p->ethdev));
+		dev_name(p->conf.devargs, p->ethdev, sizeof(p->ethdev));
 	snprintf(name, sizeof(name), "%s", p->ethdev);
 	if (rte_eth_dev_get_port_by_name(name, &p->port_id) != 0) {
-		snprintf(err, len, "port '%s': no ethdev named '%s' (devargs \"%s\")",
-			 p->conf->name, name, p->conf->devargs);
+		snprintf(err, len, "port '%s': no ethdev named '%s' (devargs \"%s\")", p->conf.name,
+			 name, p->conf.devargs);
 		return -1;
 	}
 	rc = rte_eth_dev_info_get(p->port_id, &info);
 	if (rc != 0) {
-		snprintf(err, len, "port '%s': cannot read device info: %s", p->conf->name,
+		snprintf(err, len, "port '%s': cannot read device info: %s", p->conf.name,
 			 rte_strerror(-rc));
 		return -1;
 	}
 	/* A port used only for RX or only for TX still needs one queue of the
 	 * other kind for most PMDs to start. */
-	p->n_rxq = p->conf->n_rxq ? p->conf->n_rxq : 1;
-	p->n_txq = p->conf->n_txq ? p->conf->n_txq : 1;
+	p->n_rxq = p->conf.n_rxq ? p->conf.n_rxq : 1;
+	p->n_txq = p->conf.n_txq ? p->conf.n_txq : 1;
 	if (p->n_rxq > info.max_rx_queues || p->n_txq > info.max_tx_queues) {
 		snprintf(
 		    err, len,
 		    "port '%s': needs %u RX and %u TX queues, the device has at most %u and %u",
-		    p->conf->name, p->n_rxq, p->n_txq, info.max_rx_queues, info.max_tx_queues);
+		    p->conf.name, p->n_rxq, p->n_txq, info.max_rx_queues, info.max_tx_queues);
 		return -1;
 	}
 	if (p->started) { /* a graph load changed its queue counts */
@@ -66,18 +65,18 @@ static int dpdk_open(struct sl_port *p, struct rte_mempool *mp, char *err, size_
 		fprintf(stderr,
 			"sluice-dp: warning: port '%s' has %u RX queues but its PMD (%s) has no "
 			"RSS: how it spreads packets over them is up to the PMD\n",
-			p->conf->name, p->n_rxq, info.driver_name);
+			p->conf.name, p->n_rxq, info.driver_name);
 	}
 	if (info.tx_offload_capa & RTE_ETH_TX_OFFLOAD_MBUF_FAST_FREE)
 		conf.txmode.offloads |= RTE_ETH_TX_OFFLOAD_MBUF_FAST_FREE;
 	rc = rte_eth_dev_configure(p->port_id, p->n_rxq, p->n_txq, &conf);
 	if (rc != 0) {
-		snprintf(err, len, "port '%s': configure failed: %s", p->conf->name,
+		snprintf(err, len, "port '%s': configure failed: %s", p->conf.name,
 			 rte_strerror(-rc));
 		return -1;
 	}
-	p->rx_desc = (uint16_t)p->conf->rx_desc;
-	p->tx_desc = (uint16_t)p->conf->tx_desc;
+	p->rx_desc = (uint16_t)p->conf.rx_desc;
+	p->tx_desc = (uint16_t)p->conf.tx_desc;
 	rte_eth_dev_adjust_nb_rx_tx_desc(p->port_id, &p->rx_desc, &p->tx_desc);
 	int socket = rte_eth_dev_socket_id(p->port_id);
 	if (socket < 0)
@@ -85,7 +84,7 @@ static int dpdk_open(struct sl_port *p, struct rte_mempool *mp, char *err, size_
 	for (uint16_t q = 0; q < p->n_rxq; q++) {
 		rc = rte_eth_rx_queue_setup(p->port_id, q, p->rx_desc, socket, NULL, mp);
 		if (rc != 0) {
-			snprintf(err, len, "port '%s': RX queue %u setup failed: %s", p->conf->name,
+			snprintf(err, len, "port '%s': RX queue %u setup failed: %s", p->conf.name,
 				 q, rte_strerror(-rc));
 			return -1;
 		}
@@ -95,14 +94,14 @@ static int dpdk_open(struct sl_port *p, struct rte_mempool *mp, char *err, size_
 		txc.offloads = conf.txmode.offloads;
 		rc = rte_eth_tx_queue_setup(p->port_id, q, p->tx_desc, socket, &txc);
 		if (rc != 0) {
-			snprintf(err, len, "port '%s': TX queue %u setup failed: %s", p->conf->name,
+			snprintf(err, len, "port '%s': TX queue %u setup failed: %s", p->conf.name,
 				 q, rte_strerror(-rc));
 			return -1;
 		}
 	}
 	rc = rte_eth_dev_start(p->port_id);
 	if (rc != 0) {
-		snprintf(err, len, "port '%s': start failed: %s", p->conf->name, rte_strerror(-rc));
+		snprintf(err, len, "port '%s': start failed: %s", p->conf.name, rte_strerror(-rc));
 		return -1;
 	}
 	rte_eth_promiscuous_enable(p->port_id);
@@ -122,7 +121,7 @@ static void split_devargs(const char *devargs, char *name, size_t nlen, const ch
 
 static int dpdk_probe(struct sl_port *p, unsigned gen, char *err, size_t len)
 {
-	const struct sl_conf_port *c = p->conf;
+	const struct sl_port_conf *c = &p->conf;
 	char name[RTE_ETH_NAME_MAX_LEN];
 	const char *args, *bus;
 	uint16_t id;
@@ -171,7 +170,7 @@ static void dpdk_remove(struct sl_port *p)
 {
 	char name[RTE_ETH_NAME_MAX_LEN];
 	const char *args, *bus;
-	split_devargs(p->conf->devargs, name, sizeof(name), &args, &bus);
+	split_devargs(p->conf.devargs, name, sizeof(name), &args, &bus);
 	if (p->ethdev[0])
 		snprintf(name, sizeof(name), "%s", p->ethdev);
 	if (p->started) {
@@ -263,13 +262,13 @@ const struct sl_port_driver *sl_port_driver_find(const char *name)
 	return NULL;
 }
 
-int sl_port_eal_args(const struct sl_conf_port *c, char **argv)
+int sl_port_eal_args(const char *driver, const char *devargs, char **argv)
 {
-	if (strcmp(c->driver, "dpdk") != 0)
+	if (strcmp(driver, "dpdk") != 0)
 		return 0;
 	/* Virtual devices are named by their driver ("net_..."); anything
 	 * else is a bus address that goes on the allow-list. */
-	argv[0] = strncmp(c->devargs, "net_", 4) == 0 ? "--vdev" : "-a";
-	argv[1] = c->devargs;
+	argv[0] = strncmp(devargs, "net_", 4) == 0 ? "--vdev" : "-a";
+	argv[1] = (char *)(uintptr_t)devargs;
 	return 2;
 }

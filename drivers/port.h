@@ -11,7 +11,15 @@
 #include <rte_mbuf.h>
 #include <rte_mempool.h>
 
-struct sl_conf_port;
+/* What a driver needs to know of a port, filled in by the runtime from the
+ * config (the strings live as long as the config the port was built from). */
+struct sl_port_conf {
+	const char *name;    /* the operator's name for the port, for messages */
+	const char *driver;  /* "dpdk" */
+	const char *devargs; /* dpdk: a vdev or a PCI address, then arguments */
+	uint16_t n_rxq, n_txq;
+	uint16_t rx_desc, tx_desc;
+};
 
 /* Port statistics as the driver reports them (ethdev or XSK). */
 struct sl_port_stats {
@@ -31,7 +39,7 @@ struct sl_port_driver {
 	int (*socket)(struct sl_port *p);  /* NUMA node, or -1 when unknown */
 	int (*link_up)(struct sl_port *p); /* 1 up, 0 down */
 	/* Graph loads: bring a device the running dataplane has not seen into
-	 * being (p->conf set; fills p->ethdev), and take one the new graph no
+	 * being (p->conf filled in; fills p->ethdev), and take one the new graph no
 	 * longer names away again. A device whose name is taken (the running
 	 * graph has it with other devargs) is created under a name derived
 	 * with gen, so the old one runs on until the new graph replaces it. */
@@ -41,7 +49,7 @@ struct sl_port_driver {
 
 struct sl_port {
 	const struct sl_port_driver *drv;
-	const struct sl_conf_port *conf;
+	struct sl_port_conf conf;
 	uint16_t port_id;		   /* ethdev id for the dpdk driver */
 	char ethdev[RTE_ETH_NAME_MAX_LEN]; /* its ethdev name; "" = from devargs */
 	uint16_t n_rxq, n_txq;
@@ -61,7 +69,7 @@ const struct sl_port_driver *sl_port_driver_find(const char *name);
 
 /* EAL device arguments this port needs ("--vdev" or "-a" and a value); returns
  * the number of strings written to argv (0 or 2). */
-int sl_port_eal_args(const struct sl_conf_port *c, char **argv);
+int sl_port_eal_args(const char *driver, const char *devargs, char **argv);
 
 /* The dpdk driver is the common case: its bursts go straight to the ethdev
  * inline functions instead of through one more indirect call. */

@@ -13,8 +13,8 @@
 
 #include <jansson.h>
 
-#include "control/config.h"
-#include "control/protocol.h"
+#include "config/read.h"
+#include "control/proto/protocol.h"
 
 enum { EXIT_REFUSED = 1, EXIT_USAGE = 2, EXIT_UNREACHABLE = 3 };
 

@@ -15,7 +15,7 @@
 
 #include <jansson.h>
 
-#include "control/protocol.h"
+#include "control/proto/protocol.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

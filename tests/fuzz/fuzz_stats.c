@@ -10,7 +10,7 @@
 
 #include <jansson.h>
 
-#include "dataplane/stats_segment.h"
+#include "dataplane/stats/stats_segment.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -89,7 +89,7 @@ tick = os.sysconf("SC_CLK_TCK")
 print(f"sluiced used {(u1 - u0) / tick:.2f} s of CPU in 2 s with its fds exhausted")
 if u1 - u0 > tick // 2: sys.exit("sluiced spins on accept")
 PY
-grep -q "out of file descriptors" "$TMP/sluiced.log" || fail "EMFILE not logged"
+grep -q "out of file descriptors" "$TMP/sluiced.log" || { tail -5 "$TMP/sluiced.log"; fail "EMFILE not logged"; }
 [ "$(grep -c "out of file descriptors" "$TMP/sluiced.log")" -le 5 ] || fail "EMFILE warnings not rate-limited"
 prlimit --pid "$SPID" --nofile=1024:
 for _ in $(seq 40); do ctl status > /dev/null 2>&1 && break; sleep 0.1; done

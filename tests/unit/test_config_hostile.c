@@ -15,7 +15,7 @@
 
 #include <cmocka.h>
 
-#include "control/config.h"
+#include "config/config.h"
 
 static char tmpdir[] = "/tmp/sl-test-hostile-XXXXXX";
 

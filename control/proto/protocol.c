@@ -1,6 +1,6 @@
 /* protocol.c: line framing over Unix stream sockets and the JSON reply and
  * field helpers of the control protocol. */
-#include "control/protocol.h"
+#include "control/proto/protocol.h"
 
 #include <errno.h>
 #include <poll.h>

@@ -7,7 +7,7 @@
  * spins forever on the two bytes "%\x9f"). Its scanner does work per open
  * flow level for each token, so deep nesting would cost quadratic time; we
  * stop at SL_YAML_MAX_DEPTH before that can matter. */
-#include "control/yaml_tree.h"
+#include "config/yaml_tree.h"
 
 #include <stdlib.h>
 #include <string.h>

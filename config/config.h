@@ -8,19 +8,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "config/diag.h"
+#include "config/read.h"
 #include "stages/stage.h"
-
-struct sl_loc {
-	const char *file;
-	int line, col; /* 1-based */
-};
-
-struct sl_err {
-	char msg[512];
-};
-
-/* A config is at most this many bytes; bigger ones are refused unread. */
-#define SL_CONFIG_MAX_BYTES (256u * 1024)
 
 /* Who a config came from. A config from the control socket is untrusted:
  * every file a vdev argument names (rx_pcap, tx_pcap, path, ...) must lie in
@@ -32,10 +22,6 @@ struct sl_config_policy {
 	char *const *file_dirs;
 	unsigned n_file_dirs;
 };
-
-/* Format an error at loc into err; always returns -1. */
-int sl_errf(struct sl_err *err, const struct sl_loc *loc, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
 
 struct sl_conf_port {
 	char *name;
@@ -93,7 +79,7 @@ struct sl_conf_dataplane {
 	uint64_t ring_size;
 	uint64_t mbufs; /* 0: computed */
 	uint64_t tx_retries;
-	bool ring_drop; /* ring_full: drop (else backpressure) */
+	bool ring_drop;	  /* ring_full: drop (else backpressure) */
 	char **file_dirs; /* where vdev file arguments may point (socket loads) */
 	unsigned n_file_dirs;
 	struct sl_loc loc;
@@ -146,24 +132,11 @@ int sl_config_load(const char *path, struct sl_config **out, struct sl_err *err)
 int sl_config_load_buffer(const char *buf, size_t len, const char *name,
 			  const struct sl_config_policy *policy, struct sl_config **out,
 			  struct sl_err *err);
-
-/* Read a config file into a malloc'd buffer: regular files only, at most
- * SL_CONFIG_MAX_BYTES, never blocking on a FIFO or device. Returns 0, or -1
- * with err->msg naming the file and the reason. */
-int sl_config_read_file(const char *path, char **buf, size_t *len, struct sl_err *err);
 void sl_config_free(struct sl_config *c);
 
 int sl_config_find_stage(const struct sl_config *c, const char *name);
 /* Same type, instance count and configuration values. */
 bool sl_config_stage_equal(const struct sl_conf_stage *a, const struct sl_conf_stage *b);
 int sl_config_find_port(const struct sl_config *c, const char *name);
-
-/* The default core pool: the isolated cores, else every online core but the
- * first. Returns the count written to cores (at most max). */
-unsigned sl_cpu_default_pool(unsigned *cores, unsigned max);
-/* Whether a CPU is listed in /sys/devices/system/cpu/isolated. */
-bool sl_cpu_is_isolated(unsigned cpu);
-/* Parse a kernel CPU list such as "1-3,5" into cores; returns the count. */
-unsigned sl_cpu_parse_list(const char *s, unsigned *cores, unsigned max);
 
 #endif

@@ -4,7 +4,7 @@
 #include <inttypes.h>
 #include <string.h>
 
-#include "dataplane/stats_segment.h"
+#include "dataplane/stats/stats_segment.h"
 
 static uint64_t sum(const uint64_t *v, unsigned n)
 {

@@ -4,7 +4,7 @@
  * config may name only devices on an allow-list, and a config that came over
  * the control socket may name files only inside the directories the
  * operator listed. */
-#include "control/devargs.h"
+#include "config/devargs.h"
 
 #include <ctype.h>
 #include <limits.h>

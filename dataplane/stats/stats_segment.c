@@ -1,6 +1,6 @@
 /* stats_segment.c: creating, publishing, mapping and snapshotting the stats
  * segment (POSIX shared memory "/sluice-<name>.stats"). */
-#include "dataplane/stats_segment.h"
+#include "dataplane/stats/stats_segment.h"
 
 #include <errno.h>
 #include <stdbool.h>

@@ -1,7 +1,7 @@
 /* config.c: loads a sluice YAML config into struct sl_config and validates
  * every layer (ports, graph, clusters, mapping, dataplane) before anything
  * starts. The first error wins and names file:line:col. */
-#include "control/config.h"
+#include "config/config.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -13,84 +13,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "control/devargs.h"
-#include "control/yaml_tree.h"
-
-#define MAX_CORES 1024
-
-int sl_errf(struct sl_err *err, const struct sl_loc *loc, const char *fmt, ...)
-{
-	va_list ap;
-	int n = 0;
-
-	if (loc)
-		n = snprintf(err->msg, sizeof(err->msg), "%s:%d:%d: ", loc->file, loc->line,
-			     loc->col);
-	if (n < 0 || (size_t)n >= sizeof(err->msg))
-		n = 0;
-	va_start(ap, fmt);
-	vsnprintf(err->msg + n, sizeof(err->msg) - n, fmt, ap);
-	va_end(ap);
-	return -1;
-}
-
-/* ---- CPU pool ---------------------------------------------------------- */
-
-unsigned sl_cpu_parse_list(const char *s, unsigned *cores, unsigned max)
-{
-	unsigned n = 0;
-	while (s && *s && n < max) {
-		char *end;
-		while (*s == ',' || isspace((unsigned char)*s))
-			s++;
-		if (!isdigit((unsigned char)*s))
-			break;
-		unsigned long a = strtoul(s, &end, 10), b = a;
-		s = end;
-		if (*s == '-') {
-			b = strtoul(s + 1, &end, 10);
-			s = end;
-		}
-		for (unsigned long c = a; c <= b && n < max; c++)
-			cores[n++] = (unsigned)c;
-	}
-	return n;
-}
-
-static unsigned read_cpu_file(const char *path, unsigned *cores, unsigned max)
-{
-	char buf[4096] = "";
-	FILE *f = fopen(path, "r");
-	if (!f)
-		return 0;
-	if (!fgets(buf, sizeof(buf), f))
-		buf[0] = '\0';
-	fclose(f);
-	return sl_cpu_parse_list(buf, cores, max);
-}
-
-bool sl_cpu_is_isolated(unsigned cpu)
-{
-	unsigned iso[MAX_CORES];
-	unsigned n = read_cpu_file("/sys/devices/system/cpu/isolated", iso, MAX_CORES);
-	for (unsigned i = 0; i < n; i++)
-		if (iso[i] == cpu)
-			return true;
-	return false;
-}
-
-unsigned sl_cpu_default_pool(unsigned *cores, unsigned max)
-{
-	unsigned n = read_cpu_file("/sys/devices/system/cpu/isolated", cores, max);
-	if (n > 0)
-		return n;
-	n = read_cpu_file("/sys/devices/system/cpu/online", cores, max);
-	if (n > 1) {
-		memmove(cores, cores + 1, (n - 1) * sizeof(*cores));
-		return n - 1;
-	}
-	return n;
-}
+#include "config/cpus.h"
+#include "config/devargs.h"
+#include "config/yaml_tree.h"
 
 /* ---- small helpers ------------------------------------------------------ */
 
@@ -1163,7 +1088,7 @@ static int load_dataplane(struct loader *L, const struct sl_ynode *n)
 			dp->cores = calloc(x->n, sizeof(unsigned));
 			for (size_t i = 0; i < x->n; i++) {
 				uint64_t v = 0;
-				if (parse_uint(L, x->items[i], "cores", 0, MAX_CORES - 1, &v) < 0)
+				if (parse_uint(L, x->items[i], "cores", 0, SL_MAX_CPUS - 1, &v) < 0)
 					return -1;
 				for (unsigned j = 0; j < dp->n_cores; j++)
 					if (dp->cores[j] == v)
@@ -1176,8 +1101,8 @@ static int load_dataplane(struct loader *L, const struct sl_ynode *n)
 		}
 	}
 	if (!dp->cores_given) {
-		dp->cores = calloc(MAX_CORES, sizeof(unsigned));
-		dp->n_cores = sl_cpu_default_pool(dp->cores, MAX_CORES);
+		dp->cores = calloc(SL_MAX_CPUS, sizeof(unsigned));
+		dp->n_cores = sl_cpu_default_pool(dp->cores, SL_MAX_CPUS);
 	}
 	return 0;
 }
@@ -1218,7 +1143,7 @@ static int load_mapping(struct loader *L, const struct sl_ynode *n)
 		if (!core)
 			return sl_errf(L->err, &k->loc, "mapping of '%s' has no 'core'", k->str);
 		uint64_t cv = 0;
-		if (parse_uint(L, core, "core", 0, MAX_CORES - 1, &cv) < 0)
+		if (parse_uint(L, core, "core", 0, SL_MAX_CPUS - 1, &cv) < 0)
 			return -1;
 		bool in_pool = false;
 		for (unsigned j = 0; j < c->dp.n_cores; j++)
@@ -1299,66 +1224,6 @@ void sl_config_free(struct sl_config *c)
 	free(c->dp.file_dirs);
 	free(c->file);
 	free(c);
-}
-
-int sl_config_read_file(const char *path, char **buf, size_t *len, struct sl_err *err)
-{
-	struct sl_loc top = {path, 1, 1};
-	struct stat st;
-	/* O_NONBLOCK: opening a FIFO must not wait for a writer. */
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
-	if (fd < 0)
-		return sl_errf(err, &top, "cannot open: %s", strerror(errno));
-	if (fstat(fd, &st) != 0) {
-		close(fd);
-		return sl_errf(err, &top, "cannot stat: %s", strerror(errno));
-	}
-	if (!S_ISREG(st.st_mode)) {
-		close(fd);
-		return sl_errf(err, &top, "not a regular file (%s)",
-			       S_ISDIR(st.st_mode)    ? "a directory"
-			       : S_ISFIFO(st.st_mode) ? "a FIFO"
-			       : S_ISCHR(st.st_mode)  ? "a character device"
-			       : S_ISSOCK(st.st_mode) ? "a socket"
-						      : "not a file");
-	}
-	if ((uint64_t)st.st_size > SL_CONFIG_MAX_BYTES) {
-		close(fd);
-		return sl_errf(err, &top, "config is %lld bytes, more than the %u allowed",
-			       (long long)st.st_size, SL_CONFIG_MAX_BYTES);
-	}
-	/* Read one byte past the cap: a file that grows while read is caught. */
-	char *b = malloc(SL_CONFIG_MAX_BYTES + 2);
-	size_t n = 0;
-	if (!b) {
-		close(fd);
-		return sl_errf(err, &top, "out of memory");
-	}
-	for (;;) {
-		ssize_t r = read(fd, b + n, SL_CONFIG_MAX_BYTES + 1 - n);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			int e = errno;
-			free(b);
-			close(fd);
-			return sl_errf(err, &top, "cannot read: %s", strerror(e));
-		}
-		if (r == 0)
-			break;
-		n += (size_t)r;
-		if (n > SL_CONFIG_MAX_BYTES) {
-			free(b);
-			close(fd);
-			return sl_errf(err, &top, "config is more than the %u bytes allowed",
-				       SL_CONFIG_MAX_BYTES);
-		}
-	}
-	close(fd);
-	b[n] = '\0';
-	*buf = b;
-	*len = n;
-	return 0;
 }
 
 int sl_config_load(const char *path, struct sl_config **out, struct sl_err *err)

@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "control/graph_view.h"
+#include "config/graph_view.h"
 
 static const char *instance_name(const struct sl_config *c, unsigned s, unsigned i, char *buf,
 				 size_t len)

@@ -8,7 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "control/config.h"
+#include "config/diag.h"
 
 #define SL_YAML_MAX_DEPTH 32
 #define SL_YAML_MAX_NODES 100000

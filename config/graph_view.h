@@ -6,7 +6,7 @@
 
 #include <jansson.h>
 
-#include "control/config.h"
+#include "config/config.h"
 
 /* graph_show's result: stages, instance-level connectors (call or ring),
  * clusters, and with dot a Graphviz rendering. mapping: core per cluster. */
