@@ -1245,6 +1245,12 @@ int sl_config_load_buffer(const char *buf, size_t len, const char *path,
 					       "mapping", "dataplane", NULL};
 	struct sl_config *c = calloc(1, sizeof(*c));
 	struct loader L = {.c = c, .err = err, .policy = policy};
+	if (len > SL_CONFIG_MAX_BYTES) {
+		struct sl_loc top = {path, 1, 1};
+		free(c);
+		return sl_errf(err, &top, "config is %zu bytes, more than the %u allowed", len,
+			       SL_CONFIG_MAX_BYTES);
+	}
 	int rc = -1;
 
 	c->file = strdup(path);
