@@ -687,26 +687,74 @@ out:
 	return rc;
 }
 
-/* Build a digraph of n vertices from m (from, to, link) triples. */
-static int digraph_build(struct digraph *g, unsigned n, const unsigned *from, const unsigned *to,
-			 const unsigned *link, unsigned m)
+/* Edges (from -> to, and the connector each came from), gathered before
+ * the graph is built. */
+struct edge_list {
+	unsigned *from, *to, *link;
+	unsigned n, cap;
+};
+
+static int edge_push(struct edge_list *e, unsigned from, unsigned to, unsigned link)
 {
-	g->n = n;
-	g->first = calloc(n + 2, sizeof(unsigned));
-	g->to = malloc((m ? m : 1) * sizeof(unsigned));
-	g->link = malloc((m ? m : 1) * sizeof(unsigned));
-	if (!g->first || !g->to || !g->link)
-		return -1;
-	for (unsigned i = 0; i < m; i++)
-		g->first[from[i] + 2]++;
-	for (unsigned v = 0; v < n; v++)
-		g->first[v + 2] += g->first[v + 1];
-	for (unsigned i = 0; i < m; i++) {
-		unsigned at = g->first[from[i] + 1]++;
-		g->to[at] = to[i];
-		g->link[at] = link[i];
+	if (e->n == e->cap) {
+		unsigned cap = e->cap ? 2 * e->cap : 64;
+		unsigned *f = realloc(e->from, cap * sizeof(unsigned));
+		if (f)
+			e->from = f;
+		unsigned *t = realloc(e->to, cap * sizeof(unsigned));
+		if (t)
+			e->to = t;
+		unsigned *l = realloc(e->link, cap * sizeof(unsigned));
+		if (l)
+			e->link = l;
+		if (!f || !t || !l)
+			return -1;
+		e->cap = cap;
 	}
+	e->from[e->n] = from;
+	e->to[e->n] = to;
+	e->link[e->n++] = link;
 	return 0;
+}
+
+static void edge_list_free(struct edge_list *e)
+{
+	free(e->from);
+	free(e->to);
+	free(e->link);
+}
+
+/* Whether the n-vertex graph of edges e has a cycle: 1 with the closing
+ * edge's connector and target vertex, 0 if not, -1 out of memory. */
+static int has_cycle(unsigned n, const struct edge_list *e, unsigned *link, unsigned *to)
+{
+	struct digraph g = {.n = n};
+	unsigned closing;
+	int rc = -1;
+	g.first = calloc(n + 2, sizeof(unsigned));
+	g.to = malloc((e->n ? e->n : 1) * sizeof(unsigned));
+	g.link = malloc((e->n ? e->n : 1) * sizeof(unsigned));
+	if (g.first && g.to && g.link) {
+		for (unsigned i = 0; i < e->n; i++)
+			g.first[e->from[i] + 2]++;
+		for (unsigned v = 0; v < n; v++)
+			g.first[v + 2] += g.first[v + 1];
+		for (unsigned i = 0; i < e->n; i++) {
+			unsigned at = g.first[e->from[i] + 1]++;
+			g.to[at] = e->to[i];
+			g.link[at] = e->link[i];
+		}
+		rc = find_cycle(&g, &closing);
+		if (rc == -1) {
+			*link = g.link[closing];
+			*to = g.to[closing];
+			rc = 1;
+		} else if (rc < 0) {
+			rc = -1;
+		}
+	}
+	digraph_free(&g);
+	return rc;
 }
 
 static int check_graph(struct loader *L)
@@ -734,38 +782,23 @@ static int check_graph(struct loader *L)
 			       "feed them through a balance stage or give both the same count",
 			       a->name, b->name, b->name, b->instances, a->name, a->instances);
 	}
-	unsigned m = c->n_links;
-	unsigned *from = malloc((m ? m : 1) * sizeof(unsigned));
-	unsigned *to = malloc((m ? m : 1) * sizeof(unsigned));
-	unsigned *link = malloc((m ? m : 1) * sizeof(unsigned));
-	struct digraph g = {0};
+	struct edge_list e = {0};
+	unsigned link = 0, to = 0;
 	int rc = 0;
-	if (!from || !to || !link) {
-		rc = sl_errf(L->err, &c->stages[0].loc, "out of memory");
-		goto out;
+	for (unsigned i = 0; i < c->n_links && rc == 0; i++)
+		rc = edge_push(&e, c->links[i].from, c->links[i].to, i);
+	if (rc == 0)
+		rc = has_cycle(c->n_stages, &e, &link, &to);
+	edge_list_free(&e);
+	if (rc < 0)
+		return sl_errf(L->err, &c->stages[0].loc, "out of memory");
+	if (rc > 0) {
+		const struct sl_conf_link *l = &c->links[link];
+		return sl_errf(L->err, &l->loc,
+			       "connector %s -> %s closes a cycle; the graph must be acyclic",
+			       c->stages[l->from].name, c->stages[l->to].name);
 	}
-	for (unsigned i = 0; i < m; i++) {
-		from[i] = c->links[i].from;
-		to[i] = c->links[i].to;
-		link[i] = i;
-	}
-	unsigned closing;
-	if (digraph_build(&g, c->n_stages, from, to, link, m) < 0) {
-		rc = sl_errf(L->err, &c->stages[0].loc, "out of memory");
-	} else if ((rc = find_cycle(&g, &closing)) == -1) {
-		const struct sl_conf_link *l = &c->links[g.link[closing]];
-		sl_errf(L->err, &l->loc,
-			"connector %s -> %s closes a cycle; the graph must be acyclic",
-			c->stages[l->from].name, c->stages[l->to].name);
-	} else if (rc < 0) {
-		rc = sl_errf(L->err, &c->stages[0].loc, "out of memory");
-	}
-out:
-	digraph_free(&g);
-	free(from);
-	free(to);
-	free(link);
-	return rc;
+	return 0;
 }
 
 static int load_graph(struct loader *L, const struct sl_ynode *n)
@@ -910,64 +943,34 @@ static int load_clusters(struct loader *L, const struct sl_ynode *n)
 static int check_cluster_cycles(struct loader *L)
 {
 	struct sl_config *c = L->c;
-	unsigned m = 0, cap = 64;
-	unsigned *from = malloc(cap * sizeof(unsigned)), *to = malloc(cap * sizeof(unsigned));
-	unsigned *link = malloc(cap * sizeof(unsigned));
-	struct digraph g = {0};
+	struct edge_list e = {0};
+	unsigned link = 0, to = 0;
 	int rc = 0;
-	if (!from || !to || !link)
-		goto oom;
-	for (unsigned li = 0; li < c->n_links; li++) {
-		struct sl_conf_edge e[SL_STAGE_MAX_OUTPUTS];
-		unsigned ne = sl_config_expand_link(c, &c->links[li], e);
-		for (unsigned k = 0; k < ne; k++) {
-			int fc = c->stages[e[k].fs].cluster[e[k].fi];
-			int tc = c->stages[e[k].ts].cluster[e[k].ti];
-			if (fc == tc)
-				continue;
-			if (m == cap) {
-				cap *= 2;
-				unsigned *a = realloc(from, cap * sizeof(unsigned));
-				if (a)
-					from = a;
-				unsigned *b = realloc(to, cap * sizeof(unsigned));
-				if (b)
-					to = b;
-				unsigned *d = realloc(link, cap * sizeof(unsigned));
-				if (d)
-					link = d;
-				if (!a || !b || !d)
-					goto oom;
-			}
-			from[m] = (unsigned)fc;
-			to[m] = (unsigned)tc;
-			link[m++] = li;
+	for (unsigned li = 0; li < c->n_links && rc == 0; li++) {
+		struct sl_conf_edge ie[SL_STAGE_MAX_OUTPUTS];
+		unsigned ne = sl_config_expand_link(c, &c->links[li], ie);
+		for (unsigned k = 0; k < ne && rc == 0; k++) {
+			int fc = c->stages[ie[k].fs].cluster[ie[k].fi];
+			int tc = c->stages[ie[k].ts].cluster[ie[k].ti];
+			if (fc != tc)
+				rc = edge_push(&e, (unsigned)fc, (unsigned)tc, li);
 		}
 	}
-	unsigned closing;
-	if (digraph_build(&g, c->n_clusters, from, to, link, m) < 0)
-		goto oom;
-	rc = find_cycle(&g, &closing);
-	if (rc == -1) {
-		const struct sl_conf_link *l = &c->links[g.link[closing]];
-		sl_errf(L->err, &l->loc,
-			"connector %s -> %s closes a cycle between clusters (it leads back into "
-			"cluster '%s'); rings between clusters must not form a loop, so put "
-			"these stages in one cluster",
-			c->stages[l->from].name, c->stages[l->to].name,
-			c->clusters[g.to[closing]].name);
-	} else if (rc < 0) {
-		goto oom;
+	if (rc == 0)
+		rc = has_cycle(c->n_clusters, &e, &link, &to);
+	edge_list_free(&e);
+	if (rc < 0)
+		return sl_errf(L->err, &c->clusters[0].loc, "out of memory");
+	if (rc > 0) {
+		const struct sl_conf_link *l = &c->links[link];
+		return sl_errf(
+		    L->err, &l->loc,
+		    "connector %s -> %s closes a cycle between clusters (it leads back "
+		    "into cluster '%s'); rings between clusters must not form a loop, so "
+		    "put these stages in one cluster",
+		    c->stages[l->from].name, c->stages[l->to].name, c->clusters[to].name);
 	}
-	goto out;
-oom:
-	rc = sl_errf(L->err, &c->clusters[0].loc, "out of memory");
-out:
-	digraph_free(&g);
-	free(from);
-	free(to);
-	free(link);
-	return rc;
+	return 0;
 }
 
 /* dataplane.file_dirs: where the files that vdev arguments name may lie,

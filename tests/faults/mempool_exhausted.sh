@@ -18,25 +18,7 @@
 
 N=400000
 "$GEN" -o "$TMP/in.pcap" -n $N -f 64 -s 64 --seed 4
-cat > "$TMP/m.yaml" <<YAML
-ports:
-  in:   { driver: dpdk, devargs: "net_pcap0,rx_pcap=$TMP/in.pcap" }
-  hold: { driver: dpdk, devargs: "net_ring0" }
-graph:
-  stages:
-    rx:    { type: port_rx, port: in }
-    parse: { type: parse }
-    tx:    { type: port_tx, port: hold }
-  connectors:
-    - rx -> parse -> tx
-clusters:
-  ingress: [rx, parse]
-  egress:  [tx]
-mapping:
-  ingress: { core: 0 }
-  egress:  { core: 1 }
-dataplane: { name: $PREFIX, cores: [0, 1], mbufs: 1024, tx_retries: 2 }
-YAML
+pcap_pipeline "net_pcap0,rx_pcap=$TMP/in.pcap" "net_ring0" "mbufs: 1024" "tx_retries: 2" > "$TMP/m.yaml"
 DP_TIMEOUT=90 run_dp -c "$TMP/m.yaml" --idle-exit 6 --control-socket "$TMP/dp.sock" \
 	--stats-json "$TMP/s.json" > "$TMP/dp.log" 2>&1 &
 dp=$!
@@ -45,7 +27,7 @@ answered=0
 for _ in $(seq 600); do
 	kill -0 "$dp" 2> /dev/null || break
 	if timeout 5 "$SLUICECTL" -s "$TMP/dp.sock" --json counters ports > "$TMP/p.json" 2> /dev/null; then
-		if python3 -c 'import json,sys; p={x["name"]: x for x in json.load(open(sys.argv[1]))["ports"]}; sys.exit(0 if p["in"]["rx_nombuf"] > 0 else 1)' "$TMP/p.json"; then
+		if python3 -c 'import json,sys; p={x["name"]: x for x in json.load(open(sys.argv[1]))["ports"]}; sys.exit(0 if p["in0"]["rx_nombuf"] > 0 else 1)' "$TMP/p.json"; then
 			timeout 5 "$SLUICECTL" -s "$TMP/dp.sock" status > /dev/null || fail "status refused while the pool was dry"
 			answered=1
 			break
@@ -64,12 +46,12 @@ s = json.load(open(sys.argv[1]))
 n = int(sys.argv[2])
 p = {x["name"]: x for x in s["ports"]}
 st = {x["name"]: x for x in s["stages"]}
-i = p["in"]
+i = p["in0"]
 seen = i["ipackets"] + i["rx_nombuf"] + i["imissed"]
 assert i["rx_nombuf"] > 0, f"no rx_nombuf counted: {i}"
 assert seen == n, f"input port: ipackets {i['ipackets']} + rx_nombuf {i['rx_nombuf']} + imissed {i['imissed']} = {seen}, want {n}"
 assert st["tx"]["drops"].get("tx_full", 0) > 0, f"the full net_ring shows no tx_full drops: {st['tx']}"
 print(f"ok: of {n} packets {i['ipackets']} were received and {i['rx_nombuf']} counted as rx_nombuf; "
-      f"{p['hold']['opackets']} went into the unread ring, {st['tx']['drops']['tx_full']} counted as tx_full")
+      f"{p['out0']['opackets']} went into the unread ring, {st['tx']['drops']['tx_full']} counted as tx_full")
 PY
 $ACCOUNT "$TMP/s.json" 1

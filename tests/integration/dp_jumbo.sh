@@ -7,29 +7,7 @@
 . "$(dirname "$0")/lib.sh"
 
 run() { # in.pcap out.pcap burst ring_size
-	cat > "$TMP/j.yaml" <<YAML
-ports:
-  in0:  { driver: dpdk, devargs: "net_pcap0,rx_pcap=$1" }
-  out0: { driver: dpdk, devargs: "net_pcap1,tx_pcap=$2" }
-graph:
-  stages:
-    rx:    { type: port_rx, port: in0 }
-    parse: { type: parse }
-    tx:    { type: port_tx, port: out0 }
-  connectors:
-    - rx -> parse -> tx
-clusters:
-  ingress: [rx, parse]
-  egress:  [tx]
-mapping:
-  ingress: { core: 0 }
-  egress:  { core: 1 }
-dataplane:
-  name: $PREFIX
-  cores: [0, 1]
-  burst: $3
-  ring_size: $4
-YAML
+	pcap_pipeline "net_pcap0,rx_pcap=$1" "net_pcap1,tx_pcap=$2" "burst: $3" "ring_size: $4" > "$TMP/j.yaml"
 	run_dp -c "$TMP/j.yaml" --idle-exit 1 --stats-json "$TMP/stats.json" > "$TMP/dp.log" 2>&1 ||
 		{ cat "$TMP/dp.log"; fail "sluice-dp exited non-zero"; }
 }

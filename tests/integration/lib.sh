@@ -91,6 +91,37 @@ dp_pid() {
 	ctl --json status | python3 -c 'import json,sys; print(json.load(sys.stdin)["dataplane"]["pid"])'
 }
 
+# pcap_pipeline RX-DEVARGS TX-DEVARGS [DATAPLANE-KEYS...]: rx, parse | tx on
+# cores 0 and 1, named $PREFIX; each further argument is one more line of
+# the dataplane section ("burst: 64").
+pcap_pipeline() {
+	local rx=$1 tx=$2
+	shift 2
+	cat <<YAML
+ports:
+  in0:  { driver: dpdk, devargs: "$rx" }
+  out0: { driver: dpdk, devargs: "$tx" }
+graph:
+  stages:
+    rx:    { type: port_rx, port: in0 }
+    parse: { type: parse }
+    tx:    { type: port_tx, port: out0 }
+  connectors:
+    - rx -> parse -> tx
+clusters:
+  ingress: [rx, parse]
+  egress:  [tx]
+mapping:
+  ingress: { core: 0 }
+  egress:  { core: 1 }
+dataplane:
+  name: $PREFIX
+  cores: [0, 1]
+YAML
+	local line
+	for line in "$@"; do echo "  $line"; done
+}
+
 # A two-cluster net_null pipeline named $PREFIX on cores 0 and 1.
 two_cluster_config() {
 	sed "s/name: two-cluster/name: $PREFIX/" "$SLUICE_SRC/config/examples/two-cluster.yaml"

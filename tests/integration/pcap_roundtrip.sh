@@ -5,28 +5,9 @@
 . "$(dirname "$0")/lib.sh"
 
 "$GEN" -o "$TMP/in.pcap" -n 20000 -f 300 -s imix --ipv6 0.3 --vlan 0.2 --seed 7
-cat > "$TMP/p.yaml" <<YAML
-ports:
-  in0:  { driver: dpdk, devargs: "net_pcap0,rx_pcap=$TMP/in.pcap" }
-  out0: { driver: dpdk, devargs: "net_pcap1,tx_pcap=$TMP/out.pcap" }
-graph:
-  stages:
-    rx:    { type: port_rx, port: in0 }
-    parse: { type: parse }
-    tx:    { type: port_tx, port: out0 }
-  connectors:
-    - rx -> parse -> tx
-clusters:
-  ingress: [rx, parse]
-  egress:  [tx]
-mapping:
-  ingress: { core: 0 }
-  egress:  { core: 1 }
-dataplane:
-  name: $PREFIX
-  cores: [0, 1]
-  ring_size: 32768   # larger than the trace: this test checks content, not overload
-YAML
+# The ring is larger than the trace: this test checks content, not overload.
+pcap_pipeline "net_pcap0,rx_pcap=$TMP/in.pcap" "net_pcap1,tx_pcap=$TMP/out.pcap" \
+	"ring_size: 32768" > "$TMP/p.yaml"
 run_dp -c "$TMP/p.yaml" --idle-exit 1 --stats-json "$TMP/stats.json" > "$TMP/dp.log" 2>&1 ||
 	{ cat "$TMP/dp.log"; fail "sluice-dp exited non-zero"; }
 $CHECK same "$TMP/in.pcap" "$TMP/out.pcap"
