@@ -27,25 +27,9 @@ cur=a acked=0 downs=0 worst=0
 total=$(rx_total)
 for i in $(seq 10); do
 	tgt=$([ "$cur" = a ] && echo b || echo a)
-	wait_settled
-	old=$(status_field pid)
-	timeout 15 "$SLUICECTL" -s "$TMP/s.sock" --json graph load "$TMP/$tgt.yaml" > "$TMP/l$i.out" 2> "$TMP/l$i.err" &
-	client=$!
-	sleep "0.0$(printf '%02d' "$(rand_ms 20)")"
-	t0=$(date +%s.%N)
-	kill -9 "$old"
-	rc=0
-	wait "$client" || rc=$?
-	case $rc in
-	0) acked=$((acked + 1)); cur=$tgt; how="acknowledged" ;;
-	1) grep -q "dataplane_down" "$TMP/l$i.err" ||
-		{ cat "$TMP/l$i.err"; fail "load $i: refused with something other than dataplane_down"; }
-		downs=$((downs + 1)); how="dataplane_down" ;;
-	124) fail "load $i: sluicectl hung (killed after 15 s)" ;;
-	*) cat "$TMP/l$i.err"; fail "load $i: sluicectl exited $rc" ;;
-	esac
-	took=$(wait_new_dp "$old" "$t0")
-	check_restart "load $i" "$took"
+	kill_during "load $i" "$TMP/l$i" graph load "$TMP/$tgt.yaml"
+	how=$HOW took=$TOOK
+	if [ "$how" = acknowledged ]; then acked=$((acked + 1)); cur=$tgt; else downs=$((downs + 1)); fi
 	within "${took#* }" "$worst" || worst=${took#* }
 	got=$(graph_stages)
 	if [ "$how" = acknowledged ]; then

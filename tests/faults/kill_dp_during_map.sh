@@ -24,25 +24,9 @@ acked=0 downs=0
 total=$(rx_total)
 for i in $(seq 10); do
 	tgt=$((1 - core))
-	wait_settled
-	old=$(status_field pid)
-	timeout 15 "$SLUICECTL" -s "$TMP/s.sock" --json map set egress "$tgt" > "$TMP/m$i.out" 2> "$TMP/m$i.err" &
-	client=$!
-	sleep "0.0$(printf '%02d' "$(rand_ms 20)")"
-	t0=$(date +%s.%N)
-	kill -9 "$old"
-	rc=0
-	wait "$client" || rc=$?
-	case $rc in
-	0) acked=$((acked + 1)); core=$tgt; how="acknowledged" ;;
-	1) grep -q "dataplane_down" "$TMP/m$i.err" ||
-		{ cat "$TMP/m$i.err"; fail "move $i: refused with something other than dataplane_down"; }
-		downs=$((downs + 1)); how="dataplane_down" ;;
-	124) fail "move $i: sluicectl hung (killed after 15 s)" ;;
-	*) cat "$TMP/m$i.err"; fail "move $i: sluicectl exited $rc" ;;
-	esac
-	took=$(wait_new_dp "$old" "$t0")
-	check_restart "move $i" "$took"
+	kill_during "move $i" "$TMP/m$i" map set egress "$tgt"
+	how=$HOW took=$TOOK
+	if [ "$how" = acknowledged ]; then acked=$((acked + 1)); core=$tgt; else downs=$((downs + 1)); fi
 	got=$(egress_core)
 	[ "$got" = "$core" ] || fail "move $i to core $tgt: $how, last acknowledged core $core, but map show says $got"
 	ctl --json counters > /dev/null || fail "move $i: counters not readable"

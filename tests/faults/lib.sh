@@ -105,3 +105,33 @@ finish() {
 	[ "$FAILED" = 0 ] || fail "$FAILED check(s) failed"
 	echo "ok: all checks passed"
 }
+
+# kill_during LABEL OUT SLUICECTL-ARGS...: run sluicectl with ARGS, kill -9
+# the dataplane 0-20 ms into it, and check that the client got an answer
+# (success, or dataplane_down; never a hang) and that sluiced restarted the
+# dataplane in time. Sets HOW (acknowledged or dataplane_down) and TOOK
+# (wait_new_dp's "started running" seconds); OUT.out and OUT.err keep what
+# the client printed.
+kill_during() {
+	local label=$1 out=$2
+	shift 2
+	wait_settled
+	local old t0 client rc=0
+	old=$(status_field pid)
+	timeout 15 "$SLUICECTL" -s "$TMP/s.sock" --json "$@" > "$out.out" 2> "$out.err" &
+	client=$!
+	sleep "0.0$(printf '%02d' "$(rand_ms 20)")"
+	t0=$(date +%s.%N)
+	kill -9 "$old"
+	wait "$client" || rc=$?
+	case $rc in
+	0) HOW=acknowledged ;;
+	1) grep -q "dataplane_down" "$out.err" ||
+		{ cat "$out.err"; fail "$label: refused with something other than dataplane_down"; }
+		HOW=dataplane_down ;;
+	124) fail "$label: sluicectl hung (killed after 15 s)" ;;
+	*) cat "$out.err"; fail "$label: sluicectl exited $rc" ;;
+	esac
+	TOOK=$(wait_new_dp "$old" "$t0")
+	check_restart "$label" "$TOOK"
+}
