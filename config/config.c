@@ -826,9 +826,20 @@ static int load_graph(struct loader *L, const struct sl_ynode *n)
 		return sl_errf(L->err, &st->loc, "out of memory");
 	for (size_t i = 0; i < st->n * SL_STAGE_MAX_OUTPUTS; i++)
 		c->out_link[i] = -1;
-	for (size_t i = 0; i < st->n; i++)
-		if (load_stage(L, st->keys[i], st->items[i], &c->stages[c->n_stages++]) < 0)
+	unsigned instances = 0;
+	for (size_t i = 0; i < st->n; i++) {
+		struct sl_conf_stage *cs = &c->stages[c->n_stages++];
+		if (load_stage(L, st->keys[i], st->items[i], cs) < 0)
 			return -1;
+		/* Every instance has counters, a stats block and a row in each
+		 * view: bounded like the stages themselves. */
+		instances += cs->instances;
+		if (instances > SL_MAX_INSTANCES)
+			return sl_errf(L->err, &cs->loc,
+				       "stage '%s' brings the graph to %u stage instances; at most "
+				       "%d are allowed",
+				       cs->name, instances, SL_MAX_INSTANCES);
+	}
 	if (index_stages(c) < 0)
 		return sl_errf(L->err, &st->loc, "out of memory");
 	if (!co)
@@ -1202,6 +1213,7 @@ void sl_config_free(struct sl_config *c)
 		free(c->ports[i].name);
 		free(c->ports[i].driver);
 		free(c->ports[i].devargs);
+		free(c->ports[i].probe_devargs);
 		free(c->ports[i].iface);
 	}
 	free(c->ports);
@@ -1227,6 +1239,28 @@ void sl_config_free(struct sl_config *c)
 	free(c->dp.file_dirs);
 	free(c->file);
 	free(c);
+}
+
+int sl_config_pin_files(struct sl_config *c, const struct sl_config_policy *pol, int *fds,
+			unsigned max, unsigned *n, struct sl_err *err)
+{
+	for (unsigned i = 0; i < c->n_ports; i++) {
+		struct sl_conf_port *p = &c->ports[i];
+		if (!p->devargs)
+			continue;
+		size_t len = strlen(p->devargs) + 64 * 8 + 1;
+		char *out = malloc(len), msg[400];
+		if (!out)
+			return sl_errf(err, &p->loc, "out of memory");
+		if (sl_devargs_pin(p->devargs, pol->file_dirs, pol->n_file_dirs, out, len, fds, max,
+				   n, msg, sizeof(msg)) < 0) {
+			free(out);
+			return sl_errf(err, &p->loc, "port '%s': %s", p->name, msg);
+		}
+		free(p->probe_devargs);
+		p->probe_devargs = out;
+	}
+	return 0;
 }
 
 int sl_config_load(const char *path, struct sl_config **out, struct sl_err *err)

@@ -26,8 +26,9 @@ struct sl_config_policy {
 struct sl_conf_port {
 	char *name;
 	char *driver;
-	char *devargs; /* dpdk */
-	char *iface;   /* af_xdp */
+	char *devargs;	     /* dpdk */
+	char *probe_devargs; /* devargs with file arguments pinned (sl_config_pin_files) */
+	char *iface;	     /* af_xdp */
 	uint64_t queue;
 	uint64_t rx_desc, tx_desc;
 	struct sl_loc loc;
@@ -87,6 +88,7 @@ struct sl_conf_dataplane {
 
 /* Limits of one config: beyond them a config is refused with its place. */
 #define SL_MAX_STAGES 4096
+#define SL_MAX_INSTANCES 4096 /* stage instances, counting instances: N */
 #define SL_MAX_PORTS 128
 #define SL_MAX_CLUSTERS 256
 
@@ -133,6 +135,14 @@ int sl_config_load_buffer(const char *buf, size_t len, const char *name,
 			  const struct sl_config_policy *policy, struct sl_config **out,
 			  struct sl_err *err);
 void sl_config_free(struct sl_config *c);
+
+/* For an untrusted config, in the dataplane just before its devices are
+ * probed: open every file argument of every port safely and set
+ * ports[i].probe_devargs to the devargs that name those fds (see
+ * sl_devargs_pin). The fds are appended to fds (n); close them after the
+ * probe. Returns 0, or -1 with err at the port's devargs. */
+int sl_config_pin_files(struct sl_config *c, const struct sl_config_policy *pol, int *fds,
+			unsigned max, unsigned *n, struct sl_err *err);
 
 int sl_config_find_stage(const struct sl_config *c, const char *name);
 /* Same type, instance count and configuration values. */

@@ -7,10 +7,14 @@
 #include "config/devargs.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <fcntl.h>
+#include <stdlib.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 /* Virtual drivers a config may name, with the arguments that are paths. */
 static const struct vdrv {
@@ -28,6 +32,19 @@ static const struct vdrv {
     {"net_vhost", {"iface", NULL}},
     {"net_virtio_user", {"path", NULL}},
 };
+
+/* How a PMD uses a file argument: reads a file, writes one (creating it),
+ * or binds or connects a socket there. */
+enum file_use { FILE_READ, FILE_WRITE, FILE_SOCKET };
+
+static enum file_use file_use(const char *key, size_t kl)
+{
+	if ((kl == 7 && !strncmp(key, "rx_pcap", 7)) || (kl == 8 && !strncmp(key, "xdp_prog", 8)))
+		return FILE_READ;
+	if (kl == 7 && !strncmp(key, "tx_pcap", 7))
+		return FILE_WRITE;
+	return FILE_SOCKET;
+}
 
 void sl_devargs_name(const char *devargs, char *buf, size_t len)
 {
@@ -170,12 +187,20 @@ int sl_devargs_check(const char *devargs, bool untrusted, char *const *dirs, uns
 	const struct vdrv *d = NULL;
 
 	*off = 0;
-	for (const char *s = devargs; *s; s++)
+	for (const char *s = devargs; *s; s++) {
 		if ((unsigned char)*s <= ' ' || (unsigned char)*s >= 0x7f) {
 			*off = (size_t)(s - devargs);
 			snprintf(msg, len, "devargs hold a space or control character");
 			return -1;
 		}
+		/* DPDK reads [..] as a list and quotes as quoting: no allowed
+		 * device needs either, and they let one argument hide others. */
+		if (strchr("[]\"'", *s)) {
+			*off = (size_t)(s - devargs);
+			snprintf(msg, len, "devargs may not hold '%c'", *s);
+			return -1;
+		}
+	}
 	if (!strncmp(devargs, "net_", 4)) {
 		d = find_vdrv(devargs, nl);
 		if (!d) {
@@ -216,6 +241,109 @@ int sl_devargs_check(const char *devargs, bool untrusted, char *const *dirs, uns
 				return -1;
 		}
 		a = k + al;
+	}
+	return 0;
+}
+
+/* Open dir (an operator's directory) and walk rel (a relative path of
+ * normalized components) down to its last directory without following a
+ * link; returns an O_PATH fd of that directory, or -1 with errno. */
+static int walk_nofollow(const char *dir, const char *rel, const char **last)
+{
+	int fd = open(dir, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	const char *c = rel;
+	for (const char *slash; fd >= 0 && (slash = strchr(c, '/')) != NULL; c = slash + 1) {
+		char comp[256];
+		size_t n = (size_t)(slash - c);
+		if (n >= sizeof(comp)) {
+			close(fd);
+			errno = ENAMETOOLONG;
+			return -1;
+		}
+		memcpy(comp, c, n);
+		comp[n] = '\0';
+		int next = openat(fd, comp, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		close(fd);
+		fd = next;
+	}
+	*last = c;
+	return fd;
+}
+
+int sl_devargs_pin(const char *devargs, char *const *dirs, unsigned n_dirs, char *out,
+		   size_t outlen, int *fds, unsigned max_fds, unsigned *n_fds, char *msg,
+		   size_t len)
+{
+	size_t nl = strcspn(devargs, ",");
+	const struct vdrv *d = strncmp(devargs, "net_", 4) ? NULL : find_vdrv(devargs, nl);
+	size_t o = (size_t)snprintf(out, outlen, "%.*s", (int)nl, devargs);
+
+	for (const char *a = devargs + nl; *a == ',' && o < outlen;) {
+		const char *k = a + 1;
+		size_t al = strcspn(k, ","), kl = strcspn(k, "=,");
+		const char *v = kl < al ? k + kl + 1 : k + al;
+		size_t vl = (size_t)(k + al - v);
+		a = k + al;
+		if (!is_file_key(d, k, kl) && !memchr(v, '/', vl)) {
+			o += (size_t)snprintf(out + o, outlen - o, ",%.*s", (int)al, k);
+			continue;
+		}
+		char path[PATH_MAX];
+		if (check_path(v, vl, dirs, n_dirs, msg, len) < 0)
+			return -1;
+		snprintf(path, sizeof(path), "%.*s", (int)vl, v);
+		const char *dir = NULL;
+		for (unsigned i = 0; i < n_dirs; i++)
+			if (sl_path_inside(path, dirs[i]) &&
+			    (!dir || strlen(dirs[i]) > strlen(dir)))
+				dir = dirs[i];
+		const char *last;
+		size_t dl = strlen(dir);
+		int dfd = walk_nofollow(dir, path + (dl == 1 ? 1 : dl + 1), &last);
+		if (dfd < 0) {
+			snprintf(msg, len,
+				 "'%s': cannot open its directory without following links: %s",
+				 path, strerror(errno));
+			return -1;
+		}
+		enum file_use use = file_use(k, kl);
+		int fd = dfd;
+		char repl[96];
+		if (use == FILE_SOCKET) {
+			snprintf(repl, sizeof(repl), "/proc/self/fd/%d/%s", dfd, last);
+			if (strlen(repl) >= 108) { /* sun_path */
+				close(dfd);
+				snprintf(msg, len, "'%s': socket name too long", path);
+				return -1;
+			}
+		} else {
+			fd = openat(dfd, last,
+				    (use == FILE_READ ? O_RDONLY : O_WRONLY | O_CREAT) |
+					O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK,
+				    0640);
+			int e = errno;
+			close(dfd);
+			struct stat st;
+			if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+				snprintf(msg, len, "'%s': %s", path,
+					 fd < 0 ? strerror(e) : "not a regular file");
+				if (fd >= 0)
+					close(fd);
+				return -1;
+			}
+			snprintf(repl, sizeof(repl), "/proc/self/fd/%d", fd);
+		}
+		if (*n_fds >= max_fds) {
+			close(fd);
+			snprintf(msg, len, "too many file arguments");
+			return -1;
+		}
+		fds[(*n_fds)++] = fd;
+		o += (size_t)snprintf(out + o, outlen - o, ",%.*s=%s", (int)kl, k, repl);
+	}
+	if (o >= outlen) {
+		snprintf(msg, len, "devargs too long");
+		return -1;
 	}
 	return 0;
 }

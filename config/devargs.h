@@ -14,6 +14,18 @@
 int sl_devargs_check(const char *devargs, bool untrusted, char *const *dirs, unsigned n_dirs,
 		     char *msg, size_t len, size_t *off);
 
+/* For an untrusted config, in the process that hands devargs to DPDK: open
+ * every file argument now, walking from its file_dirs entry one component
+ * at a time without following a link, and write to out the same devargs
+ * with each such argument replaced by "/proc/self/fd/N" (a file the PMD
+ * reads or writes) or "/proc/self/fd/N/name" (a socket it binds or connects
+ * in directory N). The PMD then opens what was checked, whatever is swapped
+ * in on the way meanwhile. The fds opened are appended to fds (n_fds); close
+ * them once the device is probed. Returns 0, or -1 with msg. */
+int sl_devargs_pin(const char *devargs, char *const *dirs, unsigned n_dirs, char *out,
+		   size_t outlen, int *fds, unsigned max_fds, unsigned *n_fds, char *msg,
+		   size_t len);
+
 /* The device name a devargs string gives EAL: up to the first comma. */
 void sl_devargs_name(const char *devargs, char *buf, size_t len);
 

@@ -161,16 +161,17 @@ static int check_duplicates(struct builder *b, const struct sl_ynode *map)
 	for (size_t i = 0; i < map->n; i++)
 		ix[i] = i;
 	qsort_r(ix, map->n, sizeof(*ix), cmp_key_index, map->keys);
+	/* Sorted by (key, position): a run of equal keys starts with the
+	 * first occurrence, and its second element is the first duplicate. */
 	size_t dup = map->n, first = 0;
-	for (size_t i = 1; i < map->n; i++) {
-		if (strcmp(map->keys[ix[i]]->str, map->keys[ix[i - 1]]->str) != 0)
+	for (size_t i = 1, run = 0; i < map->n; i++) {
+		if (strcmp(map->keys[ix[i]]->str, map->keys[ix[run]]->str) != 0) {
+			run = i;
 			continue;
-		size_t f = i - 1; /* the earliest of this run */
-		while (f > 0 && !strcmp(map->keys[ix[f - 1]]->str, map->keys[ix[i]]->str))
-			f--;
-		if (ix[i] < dup) {
+		}
+		if (i == run + 1 && ix[i] < dup) {
 			dup = ix[i];
-			first = ix[f];
+			first = ix[run];
 		}
 	}
 	free(ix);

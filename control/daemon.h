@@ -92,6 +92,7 @@ struct sl_daemon {
 	 * it came under, and the mapping as changed since. */
 	char *config_text;
 	size_t config_len;
+	bool config_untrusted; /* it came from a client (not our --config) */
 	char *config_name;
 	struct sl_config *cfg;
 	/* dataplane.file_dirs of the config we were started with: the

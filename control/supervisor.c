@@ -196,9 +196,30 @@ static int spawn(struct sl_daemon *d)
 		sigset_t none;
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
-		execl(d->dp_binary, "sluice-dp", "--config", cfgpath, "--config-name",
-		      d->config_name, "--control-fd", "3", "--control-socket", d->dp_socket,
-		      (char *)NULL);
+		/* The dataplane checks and opens a client's files itself, on
+		 * every start and load (its --file-dir: the startup config's
+		 * file_dirs): a file swapped after sluiced checked it is never
+		 * opened through a link. */
+		char *argv[16 + 2 * 64];
+		int n = 0;
+		argv[n++] = "sluice-dp";
+		argv[n++] = "--config";
+		argv[n++] = cfgpath;
+		argv[n++] = "--config-name";
+		argv[n++] = d->config_name;
+		argv[n++] = "--control-fd";
+		argv[n++] = "3";
+		argv[n++] = "--control-socket";
+		argv[n++] = d->dp_socket;
+		argv[n++] = "--untrusted-loads";
+		if (d->config_untrusted)
+			argv[n++] = "--untrusted";
+		for (unsigned i = 0; i < d->n_file_dirs && i < 64; i++) {
+			argv[n++] = "--file-dir";
+			argv[n++] = d->file_dirs[i];
+		}
+		argv[n] = NULL;
+		execv(d->dp_binary, argv);
 		fprintf(stderr, "sluiced: cannot run %s: %s\n", d->dp_binary, strerror(errno));
 		_exit(127);
 	}
@@ -318,6 +339,10 @@ int sl_sup_start(struct sl_daemon *d, char *err, size_t len)
 		json_decref(r);
 		goto fail;
 	}
+	/* Unless it still runs the config we were started with, what the
+	 * dataplane runs came from a client. */
+	d->config_untrusted = !(json_string_length(text) == d->config_len &&
+				!memcmp(json_string_value(text), d->config_text, d->config_len));
 	sl_sup_set_config(d, json_string_value(text), json_string_length(text), name, c, true);
 	json_t *map = json_object_get(res, "mapping");
 	for (unsigned i = 0; i < d->cfg->n_clusters; i++) {
@@ -396,9 +421,10 @@ static void on_dp_line(void *ctx, char *line, size_t len)
 		struct sl_err ce;
 		const struct sl_config_policy policy = {true, d->file_dirs, d->n_file_dirs};
 		if (p->text && p->name &&
-		    sl_config_load_buffer(p->text, p->text_len, p->name, &policy, &c, &ce) == 0)
+		    sl_config_load_buffer(p->text, p->text_len, p->name, &policy, &c, &ce) == 0) {
 			sl_sup_set_config(d, p->text, p->text_len, p->name, c, true);
-		else
+			d->config_untrusted = true; /* restarts check its files again */
+		} else
 			sl_log(LOG_ERR, "the dataplane loaded a graph sluiced cannot keep");
 		sl_view_refresh(d); /* the segment was replaced */
 		sl_log(LOG_INFO, "graph loaded from %s", p->name ? p->name : "?");

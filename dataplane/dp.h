@@ -9,8 +9,18 @@
 #include "config/config.h"
 #include "dataplane/runtime.h"
 
+#define SL_DP_MAX_FILE_DIRS 64
+#define SL_DP_MAX_PINNED 512 /* file arguments pinned for one probe */
+
 struct sl_dp {
 	struct sl_config *cfg;
+	/* Configs from clients (sluiced passes --untrusted-loads, and
+	 * --untrusted when the running config itself came from one) have
+	 * their file arguments checked against file_dirs and pinned to fds
+	 * here, in the process that opens them, on every start and load. */
+	bool untrusted_loads;
+	struct sl_config_policy policy;
+	char *file_dirs[SL_DP_MAX_FILE_DIRS];
 	/* The running config's exact text: hello hands it to an attaching
 	 * sluiced, which keeps it as the last good config. */
 	char *cfg_text;
@@ -38,6 +48,12 @@ unsigned sl_dp_mbufs_needed(const struct sl_config *cfg, unsigned n_lcores, char
 
 /* Create the stats segment for cfg and fill its header; next: beside the
  * live one, for a graph load to install (sl_stats_install). */
+/* Pin the file arguments of cfg (an untrusted config) to fds; fds and n
+ * receive them, for sl_dp_unpin after the devices are probed. */
+int sl_dp_pin(struct sl_dp *dp, struct sl_config *cfg, int *fds, unsigned *n, char *err,
+	      size_t len);
+void sl_dp_unpin(int *fds, unsigned *n);
+
 struct sl_stats_hdr *sl_dp_stats_create(struct sl_dp *dp, const struct sl_config *cfg, bool next,
 					char *err, size_t len);
 

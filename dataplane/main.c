@@ -55,6 +55,13 @@ static void usage(FILE *f)
 	       "\n"
 	       "options:\n"
 	       "  -c, --config FILE        pipeline config (YAML; a regular file)\n"
+	       "      --file-dir DIR       (repeatable) where the file arguments of virtual\n"
+	       "                           devices in untrusted configs may lie\n"
+	       "      --untrusted          FILE came from a client: check its file arguments\n"
+	       "                           against --file-dir and open them without\n"
+	       "                           following links (sluiced sets this)\n"
+	       "      --untrusted-loads    graph loads over the control channel come from\n"
+	       "                           clients: the same checks (sluiced sets this)\n"
 	       "      --config-name NAME   the file name errors and status give for FILE\n"
 	       "                           (sluiced runs its private copy of a config under\n"
 	       "                           the operator's name for it)\n"
@@ -85,6 +92,7 @@ static void usage(FILE *f)
 struct options {
 	const char *config;
 	const char *config_name;
+	bool untrusted, untrusted_loads;
 	const char *read_stats;
 	const char *stats_json;
 	double duration, interval, idle_exit, watch;
@@ -107,6 +115,8 @@ static int parse_seconds(const char *s, double *out, const char *opt)
 	return 0;
 }
 
+static struct sl_dp dp;
+
 static int parse_options(int argc, char **argv, struct options *o)
 {
 	enum {
@@ -120,11 +130,17 @@ static int parse_options(int argc, char **argv, struct options *o)
 		O_SJSON,
 		O_CFD,
 		O_CSOCK,
-		O_CNAME
+		O_CNAME,
+		O_FDIR,
+		O_UNTRUSTED,
+		O_UNTRUSTED_LOADS
 	};
 	static const struct option longopts[] = {
 	    {"config", required_argument, NULL, 'c'},
 	    {"config-name", required_argument, NULL, O_CNAME},
+	    {"file-dir", required_argument, NULL, O_FDIR},
+	    {"untrusted", no_argument, NULL, O_UNTRUSTED},
+	    {"untrusted-loads", no_argument, NULL, O_UNTRUSTED_LOADS},
 	    {"check", no_argument, NULL, O_CHECK},
 	    {"duration", required_argument, NULL, 'd'},
 	    {"idle-exit", required_argument, NULL, O_IDLE},
@@ -150,6 +166,20 @@ static int parse_options(int argc, char **argv, struct options *o)
 			break;
 		case O_CNAME:
 			o->config_name = optarg;
+			break;
+		case O_FDIR:
+			if (dp.policy.n_file_dirs >= SL_DP_MAX_FILE_DIRS) {
+				fprintf(stderr, "sluice-dp: --file-dir: at most %d\n",
+					SL_DP_MAX_FILE_DIRS);
+				return -1;
+			}
+			dp.file_dirs[dp.policy.n_file_dirs++] = optarg;
+			break;
+		case O_UNTRUSTED:
+			o->untrusted = true;
+			break;
+		case O_UNTRUSTED_LOADS:
+			o->untrusted_loads = true;
 			break;
 		case O_CHECK:
 			o->check = 1;
@@ -232,15 +262,31 @@ static int read_stats_main(const struct options *o)
 		fprintf(stderr, "sluice-dp: %s\n", err);
 		return 1;
 	}
+	unsigned reopens = 0;
 	for (;;) {
 		struct sl_stats_hdr *s = sl_stats_snapshot(h, err, sizeof(err));
 		double t = now_s();
-		if (!s && h->retired) { /* a graph load replaced it: follow */
+		if (!s && h->retired) {
+			/* A graph load replaced it: follow, a bounded number of
+			 * times (a segment that stays retired is stale or forged),
+			 * and never past a signal. */
 			sl_stats_close(h);
+			h = NULL;
+			if (stop_signal || ++reopens > 50) {
+				fprintf(stderr,
+					"sluice-dp: the stats segment of '%s' stays retired "
+					"(replaced by "
+					"a graph load that never published its successor)\n",
+					o->read_stats);
+				return 1;
+			}
+			usleep(20000);
 			h = sl_stats_open(o->read_stats, err, sizeof(err));
 			if (h)
 				continue;
 		}
+		if (s)
+			reopens = 0;
 		if (!s) {
 			fprintf(stderr, "sluice-dp: %s\n", err);
 			sl_stats_close(h);
@@ -377,7 +423,10 @@ static int build_eal_args(const struct sl_config *cfg, const struct options *o, 
 	argv[n++] = "--log-level";
 	argv[n++] = "lib.eal:error";
 	for (unsigned i = 0; i < cfg->n_ports && n + 2 < max; i++) {
-		int k = sl_port_eal_args(cfg->ports[i].driver, cfg->ports[i].devargs, argv + n);
+		int k = sl_port_eal_args(cfg->ports[i].driver,
+					 cfg->ports[i].probe_devargs ? cfg->ports[i].probe_devargs
+								     : cfg->ports[i].devargs,
+					 argv + n);
 		pci |= k && strcmp(argv[n], "-a") == 0;
 		n += k;
 	}
@@ -595,8 +644,6 @@ struct sl_stats_hdr *sl_dp_stats_create(struct sl_dp *dp, const struct sl_config
 	return h;
 }
 
-static struct sl_dp dp;
-
 static void ctl_hello(void *ctx, json_t *r)
 {
 	struct sl_dp *d = ctx;
@@ -615,6 +662,24 @@ static void ctl_hello(void *ctx, json_t *r)
 		json_object_set_new(map, d->rt->clusters[c].name,
 				    json_integer(d->rt->clusters[c].core));
 	json_object_set_new(r, "mapping", map);
+}
+
+int sl_dp_pin(struct sl_dp *d, struct sl_config *cfg, int *fds, unsigned *n, char *err, size_t len)
+{
+	struct sl_err e;
+	if (sl_config_pin_files(cfg, &d->policy, fds, SL_DP_MAX_PINNED, n, &e) < 0) {
+		sl_dp_unpin(fds, n);
+		snprintf(err, len, "%s", e.msg);
+		return -1;
+	}
+	return 0;
+}
+
+void sl_dp_unpin(int *fds, unsigned *n)
+{
+	for (unsigned i = 0; i < *n; i++)
+		close(fds[i]);
+	*n = 0;
 }
 
 static int ctl_graph_load(void *ctx, const char *text, size_t text_len, const char *name,
@@ -645,10 +710,12 @@ int main(int argc, char **argv)
 	if (o.read_stats)
 		return read_stats_main(&o);
 
+	dp.policy = (struct sl_config_policy){true, dp.file_dirs, dp.policy.n_file_dirs};
+	dp.untrusted_loads = o.untrusted_loads;
 	if (sl_config_read_file(o.config, &dp.cfg_text, &dp.cfg_text_len, &cerr) < 0 ||
 	    sl_config_load_buffer(dp.cfg_text, dp.cfg_text_len,
-				  o.config_name ? o.config_name : o.config, NULL, &dp.cfg,
-				  &cerr) < 0) {
+				  o.config_name ? o.config_name : o.config,
+				  o.untrusted ? &dp.policy : NULL, &dp.cfg, &cerr) < 0) {
 		fprintf(stderr, "%s\n", cerr.msg);
 		free(dp.cfg_text);
 		return 1;
@@ -689,6 +756,14 @@ int main(int argc, char **argv)
 			dp.cfg->dp.name, other);
 		goto out_cfg;
 	}
+	/* An untrusted config's files are opened here, safely, before EAL
+	 * hands their names to the PMDs; the PMDs get the fds. */
+	int pinned[SL_DP_MAX_PINNED];
+	unsigned n_pinned = 0;
+	if (o.untrusted && sl_dp_pin(&dp, dp.cfg, pinned, &n_pinned, err, sizeof(err)) < 0) {
+		fprintf(stderr, "sluice-dp: %s\n", err);
+		goto out_cfg;
+	}
 	char *eal_argv[128];
 	int eal_argc = build_eal_args(dp.cfg, &o, lcores, no_huge, eal_argv, 120);
 	rte_errno = 0;
@@ -724,7 +799,9 @@ int main(int argc, char **argv)
 	rt->mp = dp.mp;
 	dp.mbufs_total = nb;
 	dp.rt = rt;
-	if (sl_runtime_build(rt, NULL, err, sizeof(err)) < 0) {
+	int built = sl_runtime_build(rt, NULL, err, sizeof(err));
+	sl_dp_unpin(pinned, &n_pinned); /* the PMDs hold their own opens now */
+	if (built < 0) {
 		fprintf(stderr, "sluice-dp: %s\n", err);
 		goto out_rt;
 	}

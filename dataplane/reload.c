@@ -49,18 +49,41 @@ static void discard(struct sl_dp *dp, struct sl_runtime *nrt, struct rte_mempool
 	(void)dp;
 }
 
+static int load_config(struct sl_dp *dp, struct sl_config *nc, const char *text, size_t text_len,
+		       json_t *result, const char **code, char *err, size_t len);
+
 int sl_dp_graph_load(struct sl_dp *dp, const char *text, size_t text_len, const char *name,
 		     json_t *result, const char **code, char *err, size_t len)
 {
-	static unsigned generation;
 	struct sl_config *nc = NULL;
 	struct sl_err ce;
+	int pinned[SL_DP_MAX_PINNED];
+	unsigned n_pinned = 0;
 
-	if (sl_config_load_buffer(text, text_len, name, NULL, &nc, &ce) < 0) {
+	if (sl_config_load_buffer(text, text_len, name, dp->untrusted_loads ? &dp->policy : NULL,
+				  &nc, &ce) < 0) {
 		*code = "invalid_config";
 		snprintf(err, len, "%s", ce.msg);
 		return -1;
 	}
+	/* A client's config: its files are checked and opened here, where
+	 * they are used, and the PMDs get the fds (sl_devargs_pin). */
+	if (dp->untrusted_loads && sl_dp_pin(dp, nc, pinned, &n_pinned, err, len) < 0) {
+		*code = "invalid_config";
+		sl_config_free(nc);
+		return -1;
+	}
+	int rc = load_config(dp, nc, text, text_len, result, code, err, len);
+	sl_dp_unpin(pinned, &n_pinned);
+	return rc;
+}
+
+/* The load proper; takes nc over. */
+static int load_config(struct sl_dp *dp, struct sl_config *nc, const char *text, size_t text_len,
+		       json_t *result, const char **code, char *err, size_t len)
+{
+	static unsigned generation;
+
 	if (strcmp(nc->dp.name, dp->cfg->dp.name) != 0 || !same_pool(nc, dp->cfg)) {
 		*code = "needs_restart";
 		snprintf(err, len,

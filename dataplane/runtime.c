@@ -77,6 +77,7 @@ struct sl_port_conf sl_runtime_port_conf(const struct sl_conf_port *c)
 	    .name = c->name,
 	    .driver = c->driver,
 	    .devargs = c->devargs,
+	    .probe_args = c->probe_devargs,
 	    .n_rxq = c->n_rxq,
 	    .n_txq = c->n_txq,
 	    .rx_desc = (uint16_t)c->rx_desc,

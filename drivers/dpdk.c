@@ -126,6 +126,12 @@ static int dpdk_probe(struct sl_port *p, unsigned gen, char *err, size_t len)
 	const char *args, *bus;
 	uint16_t id;
 	split_devargs(c->devargs, name, sizeof(name), &args, &bus);
+	/* The arguments handed to the PMD: the pinned ones, when the dataplane
+	 * opened the files itself (an untrusted config). */
+	if (c->probe_args) {
+		const char *comma = strchr(c->probe_args, ',');
+		args = comma ? comma + 1 : "";
+	}
 	if (rte_eth_dev_get_port_by_name(name, &id) == 0) {
 		/* The name is taken, by the running graph's device with other
 		 * devargs: a probe under it would be ignored. A PCI address

@@ -17,6 +17,10 @@ struct sl_port_conf {
 	const char *name;    /* the operator's name for the port, for messages */
 	const char *driver;  /* "dpdk" */
 	const char *devargs; /* dpdk: a vdev or a PCI address, then arguments */
+	/* What EAL gets instead of devargs when they differ: the same device
+	 * with its file arguments pinned to fds the dataplane opened itself
+	 * (an untrusted config; see config/devargs.h). NULL: devargs. */
+	const char *probe_args;
 	uint16_t n_rxq, n_txq;
 	uint16_t rx_desc, tx_desc;
 };

@@ -79,10 +79,13 @@ int sl_lineconn_read(struct sl_lineconn *c, void (*on_line)(void *ctx, char *lin
 				} else {
 					size_t len = c->in_len;
 					c->in_len = 0;
-					if (len) {
-						c->in[len] = '\0';
-						on_line(ctx, c->in, len);
-					}
+					/* An empty line is a request too: its
+					 * parse_error reply means a client never
+					 * waits for an answer that will not come. */
+					char empty[1] = "";
+					char *line = len ? c->in : empty;
+					line[len] = '\0';
+					on_line(ctx, line, len);
 				}
 				if (c->fd < 0)
 					return -1; /* the callback closed us */

@@ -10,10 +10,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <rte_atomic.h>
+#include <rte_cycles.h>
 
 static void shm_name(const char *name, char *buf, size_t len)
 {
@@ -200,8 +202,22 @@ static struct sl_stats_hdr *create_at(const char *path, const char *name, uint32
 	uint64_t off_clusters = off;
 	off = align64(off + (uint64_t)n_clusters * sizeof(struct sl_stats_cluster));
 
-	shm_unlink(path);
-	int fd = shm_open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW, 0644);
+	/* Created under a fresh random name, then renamed over path: nobody
+	 * can take the name in between (a fixed name unlinked and created
+	 * again could be planted in the gap), the rename replaces whatever
+	 * stood at path, and in the sticky /dev/shm no other user can then
+	 * remove or replace our file. */
+	char tmp[200];
+	int fd = -1;
+	for (int tries = 0; tries < 16 && fd < 0; tries++) {
+		uint64_t r = 0;
+		if (getrandom(&r, sizeof(r), 0) != (ssize_t)sizeof(r))
+			r = ((uint64_t)getpid() << 32) ^ (uint64_t)rte_rdtsc();
+		snprintf(tmp, sizeof(tmp), "%s.tmp-%016llx", path, (unsigned long long)r);
+		fd = shm_open(tmp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW, 0644);
+		if (fd < 0 && errno != EEXIST)
+			break;
+	}
 	if (fd < 0) {
 		snprintf(err, len, "cannot create stats segment %s: %s", path, strerror(errno));
 		return NULL;
@@ -209,14 +225,20 @@ static struct sl_stats_hdr *create_at(const char *path, const char *name, uint32
 	if (fchmod(fd, 0644) != 0 || ftruncate(fd, (off_t)off) != 0) {
 		snprintf(err, len, "cannot size stats segment %s: %s", path, strerror(errno));
 		close(fd);
-		shm_unlink(path);
+		shm_unlink(tmp);
 		return NULL;
 	}
 	struct sl_stats_hdr *h = mmap(NULL, off, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	close(fd);
-	if (h == MAP_FAILED) {
-		snprintf(err, len, "cannot map stats segment %s: %s", path, strerror(errno));
-		shm_unlink(path);
+	char from[240], to[240];
+	snprintf(from, sizeof(from), "/dev/shm%s", tmp);
+	snprintf(to, sizeof(to), "/dev/shm%s", path);
+	if (h == MAP_FAILED || rename(from, to) != 0) {
+		snprintf(err, len, "cannot %s stats segment %s: %s",
+			 h == MAP_FAILED ? "map" : "install", path, strerror(errno));
+		if (h != MAP_FAILED)
+			munmap(h, off);
+		shm_unlink(tmp);
 		return NULL;
 	}
 	map_add(h, off);

@@ -60,7 +60,9 @@ bad cores "needs_restart (config): dataplane.name and dataplane.cores cannot cha
 mk unknownkey 's/^graph:/graph:\n  colour: blue/'
 bad unknownkey "invalid_config (config): $TMP/unknownkey.yaml:8:3: unknown key 'colour' in graph (expected one of: stages, connectors)"
 mk nodev "s|devargs: \"net_null1\"|devargs: \"net_pcap7,rx_pcap=$TMP/files/none.pcap\"|"
-bad nodev "invalid_config (config): port 'out0': cannot add device \"net_pcap7,rx_pcap=$TMP/files/none.pcap\""
+bad nodev "invalid_config (config): $TMP/nodev.yaml:5:3: port 'out0': '$TMP/files/none.pcap': No such file or directory"
+mk baddev 's|devargs: "net_null1"|devargs: "net_null7,bogus=1"|'
+bad baddev "invalid_config (config): port 'out0': cannot add device \"net_null7,bogus=1\""
 # Root truncating a file a client points it at (issue 7, item 5).
 echo precious > "$TMP/victim"
 mk victim "s|devargs: \"net_null1\"|devargs: \"net_pcap7,tx_pcap=$TMP/victim\"|"

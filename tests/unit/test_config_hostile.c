@@ -151,22 +151,33 @@ static void test_many_keys(void **state)
 	strcpy(b + 4 + 2 * 120000, "]");
 	refuse(b, strlen(b), NULL, "config is too large: more than 100000 YAML nodes");
 	free(b);
+	/* 49,990 equal keys (under the node cap): each run of equal keys is
+	 * scanned once, so this takes milliseconds, not the 12 s it took. */
+	b = malloc(8 + 2 * 49990 + 4);
+	strcpy(b, "ports: {");
+	for (unsigned i = 0; i < 49990; i++)
+		memcpy(b + 8 + 2 * i, "p,", 2);
+	strcpy(b + 8 + 2 * 49990 - 1, "}\n");
+	refuse(b, strlen(b), NULL, "t.yaml:1:11: duplicate key 'p' (first at line 1)");
+	free(b);
 	b = keys_map(25000);
 	strcat(b, "k17: 2\n");
 	refuse(b, strlen(b), NULL, "t.yaml:25001:1: duplicate key 'k17' (first at line 18)");
 	free(b);
 }
 
-/* A chain rx -> p0 -> ... -> p(n-1) -> tx, every stage in one cluster. */
-static char *chain(unsigned n)
+/* A chain rx -> p0 -> ... -> p(n-1) -> tx, every stage in one cluster; the
+ * pass stages have inst instances. */
+static char *chain_of(unsigned n, unsigned inst)
 {
-	char *b = malloc((size_t)n * 64 + 4096), *p = b;
+	char *b = malloc((size_t)n * 80 + 4096), *p = b;
 	p += sprintf(p, "ports:\n  in0: { driver: dpdk, devargs: \"net_null0\" }\n"
 			"  out0: { driver: dpdk, devargs: \"net_null1\" }\n"
 			"graph:\n  stages:\n    rx: { type: port_rx, port: in0 }\n"
 			"    tx: { type: port_tx, port: out0 }\n");
 	for (unsigned i = 0; i < n; i++)
-		p += sprintf(p, "    p%u: { type: pass }\n", i);
+		p += inst > 1 ? sprintf(p, "    p%u: { type: pass, instances: %u }\n", i, inst)
+			      : sprintf(p, "    p%u: { type: pass }\n", i);
 	p += sprintf(p, "  connectors:\n    - rx");
 	for (unsigned i = 0; i < n; i++)
 		p += sprintf(p, " -> p%u", i);
@@ -175,6 +186,11 @@ static char *chain(unsigned n)
 		p += sprintf(p, ", p%u", i);
 	sprintf(p, "]\nmapping:\n  a: { core: 0 }\ndataplane:\n  cores: [0]\n");
 	return b;
+}
+
+static char *chain(unsigned n)
+{
+	return chain_of(n, 1);
 }
 
 static void test_long_chains(void **state)
@@ -188,6 +204,12 @@ static void test_long_chains(void **state)
 	assert_int_equal(c->n_stages, SL_MAX_STAGES);
 	assert_int_equal(c->n_links, SL_MAX_STAGES - 1);
 	sl_config_free(c);
+	free(b);
+	/* Instances count too: 300 stages of 16 instances would be 4802. */
+	b = chain_of(300, 16);
+	refuse(b, strlen(b), NULL,
+	       "t.yaml:263:5: stage 'p255' brings the graph to 4098 stage instances; at most "
+	       "4096 are allowed");
 	free(b);
 	b = chain(5000);
 	refuse(b, strlen(b), NULL,
