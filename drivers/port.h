@@ -52,14 +52,15 @@ struct sl_port_driver {
 };
 
 struct sl_port {
+	/* What every RX and TX burst reads, together at the front. */
 	const struct sl_port_driver *drv;
-	struct sl_port_conf conf;
-	uint16_t port_id;		   /* ethdev id for the dpdk driver */
-	char ethdev[RTE_ETH_NAME_MAX_LEN]; /* its ethdev name; "" = from devargs */
+	uint16_t port_id; /* ethdev id for the dpdk driver */
 	uint16_t n_rxq, n_txq;
 	uint16_t rx_desc, tx_desc;
 	int started;
 	bool reopened; /* a graph load changed its queues: its stages start anew */
+	struct sl_port_conf conf;
+	char ethdev[RTE_ETH_NAME_MAX_LEN]; /* its ethdev name; "" = from devargs */
 	/* Some PMDs zero their counters when a peer goes away (memif); the
 	 * totals fold the lost readings in so they never go backwards. */
 	struct sl_port_stats last_raw, base;
