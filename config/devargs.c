@@ -229,7 +229,7 @@ int sl_devargs_check(const char *devargs, bool untrusted, char *const *dirs, uns
 			return -1;
 		}
 		for (size_t i = 0; i < kl; i++)
-			if (!isalnum((unsigned char)k[i]) && k[i] != '_') {
+			if (!isalnum((unsigned char)k[i]) && k[i] != '_' && k[i] != '-') {
 				snprintf(msg, len, "bad device argument name '%.*s'", (int)kl, k);
 				return -1;
 			}

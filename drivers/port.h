@@ -7,6 +7,7 @@
 
 #include <stdint.h>
 
+#include <rte_cycles.h>
 #include <rte_ethdev.h>
 #include <rte_mbuf.h>
 #include <rte_mempool.h>
@@ -94,21 +95,31 @@ static inline uint16_t sl_port_tx(struct sl_port *p, uint16_t q, struct rte_mbuf
 	return p->drv->tx(p, q, pkts, n);
 }
 
-/* Send all n packets, retrying a full TX queue at most `retries` times; the
- * packets still not sent are freed and their count returned, so the caller
- * can count them as drops. A queue that takes nothing on two retries in a
- * row is not draining (a dead link): retrying further only spins, so the
- * rest is dropped at once. */
+/* Send all n packets, retrying a full TX queue at most `retries` times and
+ * for at most SL_TX_RETRY_US microseconds without progress (a dead link
+ * must not hold the core for 100000 retries; a peer that is merely slow to
+ * read, like a memif client, gets its time). The packets still not sent are
+ * freed and their count returned, so the caller can count them as drops. */
+#define SL_TX_RETRY_US 100
+
 static inline uint16_t sl_port_tx_all(struct sl_port *p, uint16_t q, struct rte_mbuf **pkts,
 				      uint16_t n, uint32_t retries)
 {
 	uint16_t sent = sl_port_tx(p, q, pkts, n);
-	unsigned idle = 0;
+	uint64_t give_up = 0;
 
-	while (unlikely(sent < n) && retries-- && idle < 2) {
+	while (unlikely(sent < n) && retries--) {
 		uint16_t k = sl_port_tx(p, q, pkts + sent, n - sent);
-		idle = k ? 0 : idle + 1;
 		sent += k;
+		if (k) {
+			give_up = 0; /* progress: the link lives */
+		} else {
+			uint64_t now = rte_rdtsc();
+			if (!give_up)
+				give_up = now + rte_get_tsc_hz() / 1000000 * SL_TX_RETRY_US;
+			else if (now > give_up)
+				break;
+		}
 	}
 	if (unlikely(sent < n)) {
 		rte_pktmbuf_free_bulk(pkts + sent, n - sent);

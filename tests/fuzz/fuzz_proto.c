@@ -95,22 +95,19 @@ struct frame_ctx {
 };
 
 /* The next line the reference framing expects from pos: its start and
- * length, and whether it is complete (ends in '\n'). Empty lines give no
- * callback, so they are skipped. */
+ * length. Every complete line (ending in '\n') gives a callback, empty ones
+ * too: each is a request and gets a reply. */
 static bool next_expected(struct frame_ctx *f, size_t *start, size_t *len)
 {
-	for (;;) {
-		if (f->pos >= f->size)
-			return false;
-		const uint8_t *nl = memchr(f->data + f->pos, '\n', f->size - f->pos);
-		if (!nl)
-			return false;
-		*start = f->pos;
-		*len = (size_t)(nl - f->data) - f->pos;
-		f->pos = (size_t)(nl - f->data) + 1;
-		if (*len)
-			return true;
-	}
+	if (f->pos >= f->size)
+		return false;
+	const uint8_t *nl = memchr(f->data + f->pos, '\n', f->size - f->pos);
+	if (!nl)
+		return false;
+	*start = f->pos;
+	*len = (size_t)(nl - f->data) - f->pos;
+	f->pos = (size_t)(nl - f->data) + 1;
+	return true;
 }
 
 static void on_line(void *ctx, char *line, size_t len)

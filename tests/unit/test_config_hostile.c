@@ -259,6 +259,10 @@ static void test_untrusted_files(void **state)
 	snprintf(d, sizeof(d), "net_pcap0,rx_pcap=%s/a.pcap,tx_pcap=%s/b.pcap", dir, sub);
 	with_devargs(buf, sizeof(buf), d, "");
 	sl_config_free(accept_cfg(buf, &pol));
+	/* Argument names may hold '-' (memif's socket-abstract, zero-copy). */
+	with_devargs(buf, sizeof(buf), "net_memif0,role=server,socket-abstract=no,zero-copy=yes",
+		     "");
+	sl_config_free(accept_cfg(buf, NULL));
 	/* Trusted (root's command line): any path. */
 	with_devargs(buf, sizeof(buf), "net_pcap0,tx_pcap=/root/.ssh/authorized_keys", "");
 	sl_config_free(accept_cfg(buf, NULL));
