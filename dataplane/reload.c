@@ -3,7 +3,8 @@
  * is validated, an extra mbuf pool is created if the new graph needs more
  * mbufs than the dataplane has, its stats segment is laid out beside the
  * live one, and the devices it adds are probed and started (a device whose
- * devargs changed gets a new, derived name). Only then do sources stop, the
+ * devargs changed gets a new, derived name), and its connector rings are
+ * created. Only then do sources stop, the
  * rings drain into the old graph's outputs, workers are parked on empty
  * cluster lists (RCU), and the new graph is built, taking over unchanged
  * ports, stage state and counters. Any failure, before or after the stop,
@@ -144,6 +145,11 @@ static int load_config(struct sl_dp *dp, struct sl_config *nc, const char *text,
 	}
 	if (sl_runtime_prepare_ports(nrt, old, generation, err, len) < 0) {
 		*code = "invalid_config";
+		discard(dp, nrt, extra);
+		return -1;
+	}
+	if (sl_runtime_prepare_rings(nrt, err, len) < 0) {
+		*code = "load_failed";
 		discard(dp, nrt, extra);
 		return -1;
 	}

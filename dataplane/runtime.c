@@ -325,26 +325,60 @@ static int create_instance(struct sl_runtime *rt, struct sl_runtime *old, unsign
 	return init_instance(rt, cs, st, ii, socket, err, len);
 }
 
+/* Ring names must be unique while two graphs exist (a load builds the new
+ * one beside the old): each graph's rings carry a generation. */
+static unsigned ring_generation;
+
+/* The ring of connector ci, on the NUMA node of the core that consumes it. */
+static struct rte_ring *make_ring(struct sl_runtime *rt, unsigned ci, const struct conn_key *k,
+				  char *err, size_t len)
+{
+	const struct sl_config *cfg = rt->cfg;
+	int to_cluster = cfg->stages[k->ts].cluster[k->ti];
+	struct sl_lcore *lc = sl_runtime_lcore(rt, cfg->clusters[to_cluster].core);
+	char rname[RTE_RING_NAMESIZE];
+	snprintf(rname, sizeof(rname), "sl%u_c%u", ring_generation, ci);
+	struct rte_ring *r =
+	    rte_ring_create(rname, (unsigned)cfg->dp.ring_size, lc ? lc->socket : SOCKET_ID_ANY,
+			    RING_F_SP_ENQ | RING_F_SC_DEQ | RING_F_EXACT_SZ);
+	if (!r)
+		snprintf(err, len, "cannot create ring for connector %u: %s", ci,
+			 rte_strerror(rte_errno));
+	return r;
+}
+
+int sl_runtime_prepare_rings(struct sl_runtime *rt, char *err, size_t len)
+{
+	const struct sl_config *cfg = rt->cfg;
+	if (!rt->conns) { /* not made ahead (start-up) */
+		rt->n_conns = sl_runtime_count_connectors(cfg);
+		rt->conns = calloc(rt->n_conns ? rt->n_conns : 1, sizeof(*rt->conns));
+	}
+	struct conn_key *keys = calloc(rt->n_conns ? rt->n_conns : 1, sizeof(*keys));
+	int rc = rt->conns && keys ? 0 : -1;
+	if (rc < 0)
+		snprintf(err, len, "out of memory");
+	else
+		collect_connectors(cfg, keys, rt->n_conns);
+	for (unsigned ci = 0; rc == 0 && ci < rt->n_conns; ci++)
+		if (!(rt->conns[ci].ring = make_ring(rt, ci, &keys[ci], err, len)))
+			rc = -1;
+	free(keys);
+	ring_generation++;
+	return rc; /* on error, sl_runtime_free frees the rings made */
+}
+
 static int create_connector(struct sl_runtime *rt, unsigned ci, const struct conn_key *k,
 			    const struct sl_conf_edge *first, char *err, size_t len)
 {
-	static unsigned generation;
 	const struct sl_config *cfg = rt->cfg;
 	struct sl_connector *c = &rt->conns[ci];
 	struct sl_stats_conn *desc = &sl_stats_conns(rt->stats)[ci];
 	int to_cluster = cfg->stages[k->ts].cluster[k->ti];
-	struct sl_lcore *lc = sl_runtime_lcore(rt, rt->clusters[to_cluster].core);
-	char rname[RTE_RING_NAMESIZE];
 
-	snprintf(rname, sizeof(rname), "sl%u_c%u", generation, ci);
-	c->ring =
-	    rte_ring_create(rname, (unsigned)cfg->dp.ring_size, lc ? lc->socket : SOCKET_ID_ANY,
-			    RING_F_SP_ENQ | RING_F_SC_DEQ | RING_F_EXACT_SZ);
-	if (!c->ring) {
-		snprintf(err, len, "cannot create ring for connector %u: %s", ci,
-			 rte_strerror(rte_errno));
+	/* A graph load made the rings before the old graph stopped. */
+	if (!c->ring && !(c->ring = make_ring(rt, ci, k, err, len)))
 		return -1;
-	}
 	c->cnt = &desc->cnt;
 	const struct sl_stage *from = rt->inst[first->fs][first->fi];
 	const struct sl_stage *to = rt->inst[k->ts][k->ti];
@@ -356,7 +390,7 @@ static int create_connector(struct sl_runtime *rt, unsigned ci, const struct con
 	desc->capacity = rte_ring_get_capacity(c->ring);
 	desc->cnt.free_hint = desc->capacity;
 	if (ci + 1 == rt->n_conns)
-		generation++;
+		ring_generation++;
 	return 0;
 }
 
@@ -588,8 +622,10 @@ int sl_runtime_build(struct sl_runtime *rt, struct sl_runtime *old, char *err, s
 				return -1;
 	}
 
-	rt->n_conns = sl_runtime_count_connectors(cfg);
-	rt->conns = calloc(rt->n_conns ? rt->n_conns : 1, sizeof(*rt->conns));
+	if (!rt->conns) { /* not made ahead (start-up) */
+		rt->n_conns = sl_runtime_count_connectors(cfg);
+		rt->conns = calloc(rt->n_conns ? rt->n_conns : 1, sizeof(*rt->conns));
+	}
 	struct conn_key *keys = calloc(rt->n_conns ? rt->n_conns : 1, sizeof(*keys));
 	collect_connectors(cfg, keys, rt->n_conns);
 	if (wire_edges(rt, keys, err, len) == 0 &&

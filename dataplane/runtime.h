@@ -121,6 +121,10 @@ void sl_runtime_publish(struct sl_runtime *rt);
  * remove the devices rt added and free rt's contents (not rt itself nor its
  * stats segment). */
 void sl_runtime_rollback(struct sl_runtime *rt, struct sl_runtime *old);
+/* Graph loads, before the old graph stops: create every connector ring of
+ * rt->cfg (rt->lcores set), so the build after the stop only wires them.
+ * On error returns -1 with err; sl_runtime_free frees what was made. */
+int sl_runtime_prepare_rings(struct sl_runtime *rt, char *err, size_t len);
 /* Free what rt still owns. unplug: hot-unplug its remaining devices too, so a
  * later graph may add them again (graph loads). */
 void sl_runtime_free(struct sl_runtime *rt, bool unplug);
