@@ -7,25 +7,7 @@
 
 "$GEN" -o "$TMP/big.pcap" -n 20000 -f 100 --seed 5 > /dev/null
 mk() { # devargs [mbufs]
-	cat <<YAML
-ports:
-  in0:  { driver: dpdk, devargs: "$1" }
-  out0: { driver: dpdk, devargs: "net_null1" }
-graph:
-  stages:
-    rx:    { type: port_rx, port: in0 }
-    tx:    { type: port_tx, port: out0 }
-  connectors:
-    - rx -> tx
-clusters:
-  c: [rx, tx]
-mapping:
-  c: { core: 0 }
-dataplane:
-  name: $PREFIX
-  cores: [0]
-${2:+  mbufs: $2}
-YAML
+	rxtx_pipeline "$1" "net_null1" ${2:+"mbufs: $2"}
 }
 mk "net_pcap0,rx_pcap=$TMP/big.pcap,infinite_rx=1" > "$TMP/ok.yaml"
 DP_TIMEOUT=60 run_dp -c "$TMP/ok.yaml" --duration 2 --stats-json "$TMP/s.json" > "$TMP/dp.log" 2>&1 ||

@@ -8,24 +8,7 @@
 
 id nobody > /dev/null 2>&1 || fail "no user 'nobody' to plant files as"
 SHM=/dev/shm/sluice-$PREFIX.stats
-cat > "$TMP/c.yaml" <<YAML
-ports:
-  in0:  { driver: dpdk, devargs: "net_null0,copy=0" }
-  out0: { driver: dpdk, devargs: "net_null1" }
-graph:
-  stages:
-    rx: { type: port_rx, port: in0 }
-    tx: { type: port_tx, port: out0 }
-  connectors:
-    - rx -> tx
-clusters:
-  c: [rx, tx]
-mapping:
-  c: { core: 0 }
-dataplane:
-  name: $PREFIX
-  cores: [0]
-YAML
+rxtx_pipeline "net_null0,copy=0" "net_null1" > "$TMP/c.yaml"
 
 # A header that claims a live pid 1, written by nobody.
 hdr() { # out-file pid n_stages

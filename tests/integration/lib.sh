@@ -122,6 +122,33 @@ YAML
 	for line in "$@"; do echo "  $line"; done
 }
 
+# rxtx_pipeline RX-DEVARGS TX-DEVARGS [DATAPLANE-KEYS...]: rx -> tx in one
+# cluster on core 0, named $PREFIX; further arguments are dataplane lines.
+rxtx_pipeline() {
+	local rx=$1 tx=$2
+	shift 2
+	cat <<YAML
+ports:
+  in0:  { driver: dpdk, devargs: "$rx" }
+  out0: { driver: dpdk, devargs: "$tx" }
+graph:
+  stages:
+    rx: { type: port_rx, port: in0 }
+    tx: { type: port_tx, port: out0 }
+  connectors:
+    - rx -> tx
+clusters:
+  c: [rx, tx]
+mapping:
+  c: { core: 0 }
+dataplane:
+  name: $PREFIX
+  cores: [0]
+YAML
+	local line
+	for line in "$@"; do echo "  $line"; done
+}
+
 # A two-cluster net_null pipeline named $PREFIX on cores 0 and 1.
 two_cluster_config() {
 	sed "s/name: two-cluster/name: $PREFIX/" "$SLUICE_SRC/config/examples/two-cluster.yaml"
