@@ -462,14 +462,9 @@ static int build_clusters_sources(struct sl_runtime *rt, struct conn_key *keys, 
 			return -1;
 		}
 		cl->n_outs = 0;
-		cl->need = cl->burst;
 		for (unsigned k = 0; k < rt->n_conns; k++)
-			if (keys[k].from_cluster == (int)c) {
+			if (keys[k].from_cluster == (int)c)
 				cl->outs[cl->n_outs++] = &rt->conns[k];
-				unsigned cap = rte_ring_get_capacity(rt->conns[k].ring);
-				if (cap < cl->need)
-					cl->need = (uint16_t)cap;
-			}
 		/* Rings first: draining what is in flight before taking more in
 		 * keeps ring occupancy low. */
 		for (unsigned k = 0; k < rt->n_conns; k++)

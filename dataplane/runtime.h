@@ -31,7 +31,6 @@ struct sl_cluster {
 	unsigned idx;
 	int core;
 	uint16_t burst;
-	uint16_t need; /* backpressure: free slots each out ring needs, min(burst, capacity) */
 	uint16_t n_src;
 	struct sl_source *src;
 	/* Backpressure: rings this cluster feeds. A source is polled only

@@ -62,28 +62,21 @@ static inline void run_ring_source(const struct sl_source *s, struct rte_mbuf **
 	sl_stage_call(s->stage, pkts, (uint16_t)n);
 }
 
-/* How many packets the cluster may take in now: a source burst sends at most
- * as many packets into each ring it feeds as it took in, so polling no more
- * than the smallest ring's free room never overflows one. A ring needs room
- * for a whole burst, or for all it can hold when that is less (cl->need), so
- * a ring smaller than a burst slows its producer instead of stalling it for
- * ever. The producer's own hint is checked first; the ring itself (the
- * consumer's cache line) is read only when the hint says it is nearly full.
- * Returns 0 to stall. */
-static inline uint16_t outputs_room(const struct sl_cluster *cl)
+/* Whether every ring the cluster feeds has room for a whole burst (the
+ * loader refuses rings smaller than two bursts, so a drained ring always
+ * has). The producer's own hint is checked first; the ring itself (the
+ * consumer's cache line) is read only when the hint says it is nearly full. */
+static inline bool outputs_have_room(const struct sl_cluster *cl)
 {
-	unsigned room = cl->burst;
 	for (uint16_t i = 0; i < cl->n_outs; i++) {
 		struct sl_connector *c = cl->outs[i];
 		if (likely(c->cnt->free_hint >= cl->burst))
 			continue;
 		c->cnt->free_hint = rte_ring_free_count(c->ring);
-		if (c->cnt->free_hint < cl->need)
-			return 0;
-		if (c->cnt->free_hint < room)
-			room = (unsigned)c->cnt->free_hint;
+		if (c->cnt->free_hint < cl->burst)
+			return false;
 	}
-	return (uint16_t)room;
+	return true;
 }
 
 static inline void run_cluster(const struct sl_cluster *cl, bool sources_on)
@@ -92,15 +85,14 @@ static inline void run_cluster(const struct sl_cluster *cl, bool sources_on)
 
 	for (uint16_t i = 0; i < cl->n_src; i++) {
 		const struct sl_source *s = &cl->src[i];
-		uint16_t burst = cl->burst;
-		if (cl->backpressure && (burst = outputs_room(cl)) == 0) {
+		if (cl->backpressure && !outputs_have_room(cl)) {
 			(*cl->stalls)++;
 			return;
 		}
 		if (s->kind == SL_SRC_RING)
-			run_ring_source(s, pkts, burst);
+			run_ring_source(s, pkts, cl->burst);
 		else if (sources_on)
-			run_port_source(s, pkts, burst);
+			run_port_source(s, pkts, cl->burst);
 	}
 }
 
