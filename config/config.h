@@ -49,7 +49,16 @@ struct sl_conf_stage {
 	uint16_t queue_base;
 	uint16_t n_outputs; /* resolved: dynamic outputs take the fan-out */
 	bool has_input;
+	/* Output names the configuration gave (type->conf_outputs), or NULL:
+	 * then the type's own. */
+	char (*out_names)[SL_LABEL_MAX];
+	uint16_t n_out_names;
+	uint32_t n_aux; /* type->n_aux(conf), or 0 */
 };
+
+/* Name of output i of s (its configured names, else the type's). */
+const char *sl_conf_stage_output_name(const struct sl_conf_stage *s, unsigned i, char *buf,
+				      size_t len);
 
 /* One arrow of a connector chain: from.port -> to. */
 struct sl_conf_link {
@@ -135,6 +144,15 @@ int sl_config_load_buffer(const char *buf, size_t len, const char *name,
 			  const struct sl_config_policy *policy, struct sl_config **out,
 			  struct sl_err *err);
 void sl_config_free(struct sl_config *c);
+
+/* Load one stage from its YAML mapping alone ("{type: meter, cir: 1000}"),
+ * as a config's graph would: params, defaults and the type's check. name is
+ * the file name errors carry; relative FILE paths are taken from its
+ * directory. For tests and fuzzing. Free with sl_config_stage_free. */
+int sl_config_load_stage(const char *buf, size_t len, const char *name,
+			 const struct sl_config_policy *policy, struct sl_conf_stage *out,
+			 struct sl_err *err);
+void sl_config_stage_free(struct sl_conf_stage *s);
 
 /* For an untrusted config, in the dataplane just before its devices are
  * probed: open every file argument of every port safely and set

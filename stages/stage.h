@@ -38,6 +38,13 @@ enum sl_param_kind {
 	SL_PARAM_STR,	  /* char * (owned by the config) */
 	SL_PARAM_PORT,	  /* char *, must name an entry of `ports:` */
 	SL_PARAM_STRLIST, /* struct sl_strlist */
+	SL_PARAM_DOUBLE,  /* double within [dmin, dmax] */
+	/* char *: a file the stage reads (FILE) or writes (OUTFILE). A
+	 * relative path is taken from the config file's directory. In a
+	 * client's (untrusted) config it must lie inside dataplane.file_dirs,
+	 * and the stage opens it only through env->open_file. */
+	SL_PARAM_FILE,
+	SL_PARAM_OUTFILE,
 };
 
 struct sl_strlist {
@@ -51,7 +58,17 @@ struct sl_param {
 	size_t offset; /* into the stage type's conf struct */
 	bool required;
 	uint64_t min, max, def; /* UINT and BOOL */
+	double dmin, dmax, ddef; /* DOUBLE */
 	const char *help;
+};
+
+/* What a type's check hook reports about a configuration it refuses: the
+ * key at fault (NULL: the stage as a whole) and, for a list, the item. The
+ * loader turns it into file:line:col of that key or item. */
+struct sl_check {
+	const char *param;
+	int item; /* -1: the key's value as a whole */
+	char msg[512];
 };
 
 /* ---- counters: one block per stage instance, written by its core only -- */
@@ -107,6 +124,17 @@ struct sl_stage_env {
 	struct sl_port *port; /* port_rx / port_tx: the opened port */
 	uint16_t queue;	      /* port_rx / port_tx: this instance's queue */
 	uint32_t tx_retries;  /* port_tx: bounded retries before counting a drop */
+	/* Open the path of a FILE (write false) or OUTFILE (write true) param,
+	 * as the config's trust allows: for a client's config, walking from
+	 * its file_dirs entry one component at a time without following a
+	 * link. An OUTFILE is created or truncated, mode 0640. Returns an fd
+	 * (O_CLOEXEC), or -1 with err. Management thread only. */
+	int (*open_file)(const struct sl_stage_env *env, const char *path, bool write, char *err,
+			 size_t len);
+	const void *open_ctx;
+	/* The labels of the instance's st->n_aux extra counters, to fill in
+	 * init (an empty label hides a counter). */
+	char (*aux_names)[SL_LABEL_MAX];
 };
 
 struct sl_stage_type;
@@ -124,6 +152,10 @@ struct sl_stage {
 	 * so no call can re-enter the same instance while these are in use. */
 	struct rte_mbuf **scratch;
 	char name[SL_NAME_MAX];
+	/* Extra counters of this instance in the stats segment (type->n_aux),
+	 * written by the core that runs it, or by one thread of its own. */
+	uint64_t *aux;
+	uint32_t n_aux;
 };
 
 typedef void (*sl_process_fn)(struct sl_stage *st, struct rte_mbuf **pkts, uint16_t n);
@@ -149,6 +181,17 @@ struct sl_stage_type {
 	bool needs_port; /* port_rx/port_tx: conf starts with `char *port` */
 	bool is_source;	 /* polled by the worker; no input connectors */
 	bool is_tx;	 /* uses a TX queue of its port */
+	/* Config-time check of the values (compile an expression, parse a
+	 * list of operations), in every process that loads the config, before
+	 * anything runs. Returns 0, or -1 with chk filled. Optional. */
+	int (*check)(const void *conf, struct sl_check *chk);
+	/* Output ports that depend on the configuration (bpf: out0..outN-1,
+	 * acl: the ports its `outputs` lists): write up to max names and return
+	 * the count; the type's own outputs[] are then unused. Optional. */
+	unsigned (*conf_outputs)(const void *conf, char (*names)[SL_LABEL_MAX], unsigned max);
+	/* How many extra counters (st->aux) an instance with this
+	 * configuration gets in the stats segment. Optional. */
+	unsigned (*n_aux)(const void *conf);
 	int (*init)(struct sl_stage *st, const struct sl_stage_env *env, char *err, size_t errlen);
 	void (*fini)(struct sl_stage *st);
 	sl_process_fn process; /* not for sources */
