@@ -204,8 +204,14 @@ bool sl_config_stage_equal(const struct sl_conf_stage *a, const struct sl_conf_s
 			if (*(const bool *)x != *(const bool *)y)
 				return false;
 			break;
+		case SL_PARAM_DOUBLE:
+			if (*(const double *)(const void *)x != *(const double *)(const void *)y)
+				return false;
+			break;
 		case SL_PARAM_STR:
-		case SL_PARAM_PORT: {
+		case SL_PARAM_PORT:
+		case SL_PARAM_FILE:
+		case SL_PARAM_OUTFILE: {
 			const char *s = *(char *const *)(const void *)x;
 			const char *t = *(char *const *)(const void *)y;
 			if ((s == NULL) != (t == NULL) || (s && strcmp(s, t)))
@@ -243,6 +249,14 @@ unsigned sl_config_expand_link(const struct sl_config *c, const struct sl_conf_l
 			e[n++] = (struct sl_conf_edge){l->from, i, l->from_port, l->to, i};
 	}
 	return n;
+}
+
+const char *sl_conf_stage_output_name(const struct sl_conf_stage *s, unsigned i, char *buf,
+				      size_t len)
+{
+	if (s->out_names && i < s->n_out_names)
+		return s->out_names[i];
+	return sl_stage_output_name(s->type, i, buf, len);
 }
 
 int sl_config_find_port(const struct sl_config *c, const char *name)
@@ -354,6 +368,76 @@ static int load_ports(struct loader *L, const struct sl_ynode *n)
 
 /* ---- stages ------------------------------------------------------------- */
 
+static int parse_double(struct loader *L, const struct sl_ynode *n, const char *key, double min,
+			double max, double *out)
+{
+	if (n->kind != SL_Y_SCALAR || n->quoted || n->block)
+		return sl_errf(L->err, &n->loc, "'%s' must be a number", key);
+	const char *s = n->str;
+	/* Plain decimal notation only: strtod alone would take hex floats,
+	 * "inf" and "nan". */
+	size_t i = 0, digits = 0;
+	if (s[i] == '-' || s[i] == '+')
+		i++;
+	for (; isdigit((unsigned char)s[i]); i++)
+		digits++;
+	if (s[i] == '.')
+		for (i++; isdigit((unsigned char)s[i]); i++)
+			digits++;
+	if (digits && (s[i] == 'e' || s[i] == 'E')) {
+		size_t j = i + 1;
+		if (s[j] == '-' || s[j] == '+')
+			j++;
+		if (isdigit((unsigned char)s[j])) {
+			while (isdigit((unsigned char)s[j]))
+				j++;
+			i = j;
+		}
+	}
+	if (!digits || s[i])
+		return sl_errf(L->err, &n->loc, "'%s' must be a decimal number, got '%.40s'", key,
+			       s);
+	double v = strtod(s, NULL);
+	if (!(v >= min && v <= max))
+		return sl_errf(L->err, &n->loc, "'%s' is %.40s, expected %g to %g", key, s, min,
+			       max);
+	*out = v;
+	return 0;
+}
+
+/* A FILE or OUTFILE value: relative paths are taken from the config file's
+ * directory, and a client's config must keep within the policy's dirs. */
+static int parse_path(struct loader *L, const struct sl_ynode *n, const char *key, char **out)
+{
+	char *v = NULL;
+	if (parse_str(L, n, key, &v) < 0)
+		return -1;
+	if (!*v) {
+		free(v);
+		return sl_errf(L->err, &n->loc, "'%s' is an empty path", key);
+	}
+	const char *file = L->c->file, *slash = strrchr(file, '/');
+	if (v[0] != '/' && slash) {
+		size_t dl = (size_t)(slash - file);
+		char *j = malloc(dl + strlen(v) + 2);
+		if (!j) {
+			free(v);
+			return sl_errf(L->err, &n->loc, "out of memory");
+		}
+		sprintf(j, "%.*s/%s", (int)dl, file, v);
+		free(v);
+		v = j;
+	}
+	*out = v;
+	const struct sl_config_policy *pol = L->policy;
+	if (pol && pol->untrusted) {
+		char msg[512];
+		if (sl_path_check(v, pol->file_dirs, pol->n_file_dirs, msg, sizeof(msg)) < 0)
+			return sl_errf(L->err, &n->loc, "'%s': %s", key, msg);
+	}
+	return 0;
+}
+
 static int load_param(struct loader *L, const struct sl_param *pr, const struct sl_ynode *v,
 		      void *conf)
 {
@@ -373,6 +457,12 @@ static int load_param(struct loader *L, const struct sl_param *pr, const struct 
 			return sl_errf(L->err, &v->loc, "'%s' names unknown port '%s'", pr->name,
 				       v->str);
 		return 0;
+	case SL_PARAM_DOUBLE:
+		return parse_double(L, v, pr->name, pr->dmin, pr->dmax,
+				    (double *)(void *)(base + pr->offset));
+	case SL_PARAM_FILE:
+	case SL_PARAM_OUTFILE:
+		return parse_path(L, v, pr->name, (char **)(base + pr->offset));
 	case SL_PARAM_STRLIST: {
 		struct sl_strlist *sl = (struct sl_strlist *)(base + pr->offset);
 		if (v->kind != SL_Y_SEQ)
@@ -390,12 +480,15 @@ static int load_param(struct loader *L, const struct sl_param *pr, const struct 
 
 static void free_stage_conf(struct sl_conf_stage *s)
 {
+	free(s->out_names);
+	s->out_names = NULL;
 	if (!s->type || !s->conf)
 		return;
 	for (unsigned i = 0; i < s->type->n_params; i++) {
 		const struct sl_param *pr = &s->type->params[i];
 		char *base = s->conf;
-		if (pr->kind == SL_PARAM_STR || pr->kind == SL_PARAM_PORT) {
+		if (pr->kind == SL_PARAM_STR || pr->kind == SL_PARAM_PORT ||
+		    pr->kind == SL_PARAM_FILE || pr->kind == SL_PARAM_OUTFILE) {
 			free(*(char **)(base + pr->offset));
 		} else if (pr->kind == SL_PARAM_STRLIST) {
 			struct sl_strlist *sl = (struct sl_strlist *)(base + pr->offset);
@@ -476,6 +569,45 @@ static int load_stage(struct loader *L, const struct sl_ynode *k, const struct s
 			*(uint64_t *)((char *)s->conf + pr->offset) = pr->def;
 		if (!val && pr->kind == SL_PARAM_BOOL)
 			*(bool *)((char *)s->conf + pr->offset) = pr->def != 0;
+		if (!val && pr->kind == SL_PARAM_DOUBLE)
+			*(double *)(void *)((char *)s->conf + pr->offset) = pr->ddef;
+	}
+	if (s->type->check) {
+		struct sl_check chk = {.item = -1};
+		if (s->type->check(s->conf, &chk) < 0) {
+			const struct sl_ynode *at = chk.param ? sl_yaml_get(v, chk.param) : NULL;
+			if (at && chk.item >= 0 && at->kind == SL_Y_SEQ && (size_t)chk.item < at->n)
+				at = at->items[chk.item];
+			chk.msg[sizeof(chk.msg) - 1] = '\0';
+			if (at)
+				return sl_errf(L->err, &at->loc, "stage '%s': '%s': %s", k->str,
+					       chk.param, chk.msg);
+			return sl_errf(L->err, &k->loc, "stage '%s' (type %s): %s", k->str,
+				       s->type->name, chk.msg);
+		}
+	}
+	if (s->type->conf_outputs) {
+		s->out_names = calloc(SL_STAGE_MAX_OUTPUTS, sizeof(*s->out_names));
+		if (!s->out_names)
+			return sl_errf(L->err, &k->loc, "out of memory");
+		unsigned n = s->type->conf_outputs(s->conf, s->out_names, SL_STAGE_MAX_OUTPUTS);
+		s->n_out_names = (uint16_t)(n > SL_STAGE_MAX_OUTPUTS ? SL_STAGE_MAX_OUTPUTS : n);
+		for (unsigned i = 0; i < s->n_out_names; i++) {
+			s->out_names[i][SL_LABEL_MAX - 1] = '\0';
+			for (unsigned j = 0; j < i; j++)
+				if (!strcmp(s->out_names[i], s->out_names[j]))
+					return sl_errf(L->err, &k->loc,
+						       "stage '%s' has two output ports named '%s'",
+						       k->str, s->out_names[i]);
+		}
+	}
+	if (s->type->n_aux) {
+		unsigned n = s->type->n_aux(s->conf);
+		if (n > SL_STAGE_MAX_AUX)
+			return sl_errf(L->err, &k->loc,
+				       "stage '%s' wants %u extra counters; at most %u", k->str, n,
+				       SL_STAGE_MAX_AUX);
+		s->n_aux = n;
 	}
 	if (s->type->needs_port)
 		s->port = sl_config_find_port(L->c, *(char **)s->conf);
@@ -507,7 +639,7 @@ static int add_link(struct loader *L, int from, int from_port, int to, struct sl
 		const struct sl_conf_link *l = &c->links[*slot];
 		char pb[SL_LABEL_MAX];
 		const char *pn =
-		    sl_stage_output_name(c->stages[from].type, from_port, pb, sizeof(pb));
+		    sl_conf_stage_output_name(&c->stages[from], from_port, pb, sizeof(pb));
 		if (l->to == to)
 			return sl_errf(
 			    L->err, &loc, "duplicate connector %s.%s -> %s (first at line %d:%d)",
@@ -594,21 +726,33 @@ static int load_chain(struct loader *L, const struct sl_ynode *n)
 					     n->str);
 			break;
 		}
-		if (t->n_outputs == 0) {
+		const struct sl_conf_stage *cs = &c->stages[s];
+		unsigned n_named = cs->out_names ? cs->n_out_names : t->n_outputs;
+		if (n_named == 0) {
 			rc = sl_errf(L->err, &loc, "stage '%s' (type %s) has no output ports", el,
 				     t->name);
 			break;
 		}
 		prev_port = 0;
 		if (port) {
-			prev_port = sl_stage_output_index(t, port, SL_STAGE_MAX_OUTPUTS);
-			if (prev_port < 0 || (t->dynamic_outputs && prev_port > 0)) {
-				char list[128] = "";
-				for (unsigned j = 0; j < t->n_outputs; j++) {
+			if (cs->out_names) {
+				prev_port = -1;
+				for (unsigned j = 0; j < cs->n_out_names && prev_port < 0; j++)
+					if (!strcmp(cs->out_names[j], port))
+						prev_port = (int)j;
+			} else {
+				prev_port = sl_stage_output_index(t, port, SL_STAGE_MAX_OUTPUTS);
+				if (t->dynamic_outputs && prev_port > 0)
+					prev_port = -1;
+			}
+			if (prev_port < 0) {
+				char list[256] = "", nb[SL_LABEL_MAX];
+				for (unsigned j = 0; j < n_named; j++) {
 					if (j)
 						strncat(list, ", ",
 							sizeof(list) - strlen(list) - 1);
-					strncat(list, t->outputs[j],
+					strncat(list,
+						sl_conf_stage_output_name(cs, j, nb, sizeof(nb)),
 						sizeof(list) - strlen(list) - 1);
 				}
 				rc = sl_errf(L->err, &loc,
@@ -763,7 +907,7 @@ static int check_graph(struct loader *L)
 
 	for (unsigned i = 0; i < c->n_stages; i++) {
 		struct sl_conf_stage *s = &c->stages[i];
-		s->n_outputs = s->type->n_outputs;
+		s->n_outputs = s->out_names ? s->n_out_names : s->type->n_outputs;
 		if (!s->type->is_source && !s->has_input)
 			return sl_errf(L->err, &s->loc, "stage '%s' has no input connector",
 				       s->name);
@@ -1326,4 +1470,36 @@ out:
 	else
 		sl_config_free(c);
 	return rc;
+}
+
+int sl_config_load_stage(const char *buf, size_t len, const char *name,
+			 const struct sl_config_policy *policy, struct sl_conf_stage *out,
+			 struct sl_err *err)
+{
+	struct sl_config c = {.file = (char *)name};
+	struct loader L = {.c = &c, .err = err, .policy = policy};
+	memset(out, 0, sizeof(*out));
+	struct sl_ynode *root = sl_yaml_load(buf, len, name, err);
+	if (!root)
+		return -1;
+	/* The stage's key is its name: give the mapping one. */
+	struct sl_ynode key = {.kind = SL_Y_SCALAR, .str = (char *)"stage", .loc = root->loc};
+	int rc = expect_kind(&L, root, SL_Y_MAP, "a stage");
+	if (rc == 0)
+		rc = load_stage(&L, &key, root, out);
+	if (rc == 0 && (out->type->needs_port || out->port >= 0))
+		rc = sl_errf(err, &root->loc, "port stages need a whole config");
+	sl_yaml_free(root);
+	if (rc < 0)
+		sl_config_stage_free(out);
+	return rc;
+}
+
+void sl_config_stage_free(struct sl_conf_stage *s)
+{
+	free_stage_conf(s);
+	free(s->conf);
+	free(s->name);
+	free(s->cluster);
+	memset(s, 0, sizeof(*s));
 }

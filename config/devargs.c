@@ -347,3 +347,53 @@ int sl_devargs_pin(const char *devargs, char *const *dirs, unsigned n_dirs, char
 	}
 	return 0;
 }
+
+int sl_path_check(const char *path, char *const *dirs, unsigned n_dirs, char *msg, size_t len)
+{
+	return check_path(path, strlen(path), dirs, n_dirs, msg, len);
+}
+
+int sl_path_open(const char *path, bool write, bool untrusted, char *const *dirs, unsigned n_dirs,
+		 char *msg, size_t len)
+{
+	/* O_NONBLOCK so that a FIFO planted at the path cannot hang the open;
+	 * anything but a regular file is refused below anyway. */
+	int flags = (write ? O_WRONLY | O_CREAT | O_TRUNC : O_RDONLY) | O_CLOEXEC | O_NONBLOCK;
+	int fd;
+	if (untrusted) {
+		if (check_path(path, strlen(path), dirs, n_dirs, msg, len) < 0)
+			return -1;
+		const char *dir = NULL;
+		for (unsigned i = 0; i < n_dirs; i++)
+			if (sl_path_inside(path, dirs[i]) &&
+			    (!dir || strlen(dirs[i]) > strlen(dir)))
+				dir = dirs[i];
+		const char *last;
+		size_t dl = strlen(dir);
+		int dfd = walk_nofollow(dir, path + (dl == 1 ? 1 : dl + 1), &last);
+		if (dfd < 0) {
+			snprintf(msg, len,
+				 "'%s': cannot open its directory without following links: %s",
+				 path, strerror(errno));
+			return -1;
+		}
+		fd = openat(dfd, last, flags | O_NOFOLLOW, 0640);
+		int e = errno;
+		close(dfd);
+		errno = e;
+	} else {
+		fd = open(path, flags, 0640);
+	}
+	struct stat st;
+	if (fd < 0) {
+		snprintf(msg, len, "cannot open '%s': %s", path, strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		snprintf(msg, len, "'%s' is not a regular file", path);
+		close(fd);
+		return -1;
+	}
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+	return fd;
+}

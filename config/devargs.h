@@ -34,4 +34,14 @@ bool sl_path_normalized(const char *p);
 /* Whether path p lies strictly inside directory dir (both normalized). */
 bool sl_path_inside(const char *p, const char *dir);
 
+/* The untrusted-config check of one file path: normalized, inside dirs,
+ * no link on the way. Returns 0, or -1 with msg. */
+int sl_path_check(const char *path, char *const *dirs, unsigned n_dirs, char *msg, size_t len);
+/* Open a file a stage reads (write false) or writes (created or truncated,
+ * 0640). Untrusted: checked as sl_path_check and walked from its dirs entry
+ * without following a link. Refuses anything but a regular file, never
+ * blocks on a FIFO. Returns an O_CLOEXEC fd, or -1 with msg. */
+int sl_path_open(const char *path, bool write, bool untrusted, char *const *dirs,
+		 unsigned n_dirs, char *msg, size_t len);
+
 #endif

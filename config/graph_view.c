@@ -79,7 +79,7 @@ static char *graph_dot(const struct sl_config *c, const int *mapping)
 				   instance_name(c, ed[k].ts, ed[k].ti, b, sizeof(b)));
 			bool ring = fs->cluster[ed[k].fi] != c->stages[ed[k].ts].cluster[ed[k].ti];
 			fprintf(f, "  \"%s\" -> \"%s\" [label=\"%s\"%s];\n", ea, eb,
-				sl_stage_output_name(fs->type, ed[k].fport, pb, sizeof(pb)),
+				sl_conf_stage_output_name(fs, ed[k].fport, pb, sizeof(pb)),
 				ring ? ", style=bold, color=blue" : "");
 		}
 	}
@@ -111,7 +111,7 @@ json_t *sl_graph_view(const struct sl_config *c, const int *mapping, bool dot)
 			    conns,
 			    json_pack("{s:s, s:s, s:s, s:s}", "from",
 				      instance_name(c, ed[k].fs, ed[k].fi, a, sizeof(a)), "port",
-				      sl_stage_output_name(fs->type, ed[k].fport, pb, sizeof(pb)),
+				      sl_conf_stage_output_name(fs, ed[k].fport, pb, sizeof(pb)),
 				      "to", instance_name(c, ed[k].ts, ed[k].ti, b, sizeof(b)),
 				      "kind", ring ? "ring" : "call"));
 		}

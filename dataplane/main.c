@@ -633,9 +633,16 @@ static void print_table(const struct sl_stats_hdr *live, struct sl_stats_hdr **p
 struct sl_stats_hdr *sl_dp_stats_create(struct sl_dp *dp, const struct sl_config *cfg, bool next,
 					char *err, size_t len)
 {
-	struct sl_stats_hdr *h = (next ? sl_stats_create_next : sl_stats_create)(
-	    cfg->dp.name, sl_runtime_count_instances(cfg), sl_runtime_count_connectors(cfg),
-	    cfg->n_ports, cfg->n_clusters, err, len);
+	struct sl_stats_dims d = {
+	    .n_stages = sl_runtime_count_instances(cfg),
+	    .n_conns = sl_runtime_count_connectors(cfg),
+	    .n_ports = cfg->n_ports,
+	    .n_clusters = cfg->n_clusters,
+	};
+	for (unsigned i = 0; i < cfg->n_stages; i++)
+		d.aux_bytes += cfg->stages[i].instances * sl_stats_aux_bytes(cfg->stages[i].n_aux);
+	struct sl_stats_hdr *h =
+	    (next ? sl_stats_create_next : sl_stats_create)(cfg->dp.name, &d, err, len);
 	if (!h)
 		return NULL;
 	h->tsc_hz = rte_get_tsc_hz();
@@ -728,6 +735,7 @@ int main(int argc, char **argv)
 	}
 	struct sl_runtime *rt = calloc(1, sizeof(*rt));
 	rt->cfg = dp.cfg;
+	rt->file_policy = o.untrusted ? &dp.policy : NULL;
 	rt->lcores = dp.lcores;
 	dp.rt = rt;
 	if (sl_pin_plan(dp.cfg, rt, lcores, sizeof(lcores), err, sizeof(err)) < 0) {

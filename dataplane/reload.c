@@ -110,6 +110,7 @@ static int load_config(struct sl_dp *dp, struct sl_config *nc, const char *text,
 		return -1;
 	}
 	nrt->cfg = nc;
+	nrt->file_policy = dp->untrusted_loads ? &dp->policy : NULL;
 	nrt->mp = dp->mp;
 	nrt->lcores = dp->lcores;
 	nrt->n_lcores = dp->n_lcores;

@@ -4,6 +4,7 @@
  * Fan-in from several clusters gets one ring per producing cluster, so every
  * ring keeps one producer and one consumer. */
 #include "dataplane/runtime.h"
+#include "config/devargs.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -189,8 +190,20 @@ static int open_ports(struct sl_runtime *rt, struct sl_runtime *old, char *err, 
 	return 0;
 }
 
+/* env->open_file: a stage's FILE/OUTFILE, opened as the config's trust
+ * allows (the loader already checked the path; this walk is what makes a
+ * swap of a directory in between harmless). */
+static int open_stage_file(const struct sl_stage_env *env, const char *path, bool write, char *err,
+			   size_t len)
+{
+	const struct sl_config_policy *pol = env->open_ctx;
+	return sl_path_open(path, write, pol != NULL, pol ? pol->file_dirs : NULL,
+			    pol ? pol->n_file_dirs : 0, err, len);
+}
+
 static int init_instance(struct sl_runtime *rt, const struct sl_conf_stage *cs, struct sl_stage *st,
-			 uint16_t ii, int socket, char *err, size_t len)
+			 uint16_t ii, int socket, struct sl_stats_stage *desc, char *err,
+			 size_t len)
 {
 	if (!cs->type->init)
 		return 0;
@@ -199,6 +212,9 @@ static int init_instance(struct sl_runtime *rt, const struct sl_conf_stage *cs, 
 	    .port = cs->port >= 0 ? &rt->ports[cs->port] : NULL,
 	    .queue = (uint16_t)(cs->queue_base + ii),
 	    .tx_retries = (uint32_t)rt->cfg->dp.tx_retries,
+	    .open_file = open_stage_file,
+	    .open_ctx = rt->file_policy,
+	    .aux_names = desc->n_aux ? sl_stats_aux_names(rt->stats, desc) : NULL,
 	};
 	char msg[256] = "";
 	if (cs->type->init(st, &env, msg, sizeof(msg)) < 0) {
@@ -270,10 +286,24 @@ static int create_instance(struct sl_runtime *rt, struct sl_runtime *old, unsign
 		memset(kept->out, 0, sizeof(kept->out));
 		*desc = *old_desc;
 		desc->cluster = cl->idx;
+		if (kept->n_aux) { /* its extra counters move to the new segment */
+			desc->n_aux = 0;
+			uint64_t *aux = sl_stats_aux_alloc(rt->stats, desc, kept->n_aux);
+			if (!aux) {
+				snprintf(err, len, "stage '%s': no room for its counters",
+					 cs->name);
+				return -1;
+			}
+			memcpy(sl_stats_aux_names(rt->stats, desc),
+			       sl_stats_aux_names(old->stats, old_desc),
+			       (size_t)kept->n_aux * SL_LABEL_MAX);
+			memcpy(aux, kept->aux, (size_t)kept->n_aux * sizeof(uint64_t));
+			kept->aux = aux;
+		}
 		rt->kept++;
 		/* Port stages hold a pointer to their port, which now lives in
 		 * the new runtime: bind them again (it is all their state). */
-		return cs->port >= 0 ? init_instance(rt, cs, kept, ii, socket, err, len) : 0;
+		return cs->port >= 0 ? init_instance(rt, cs, kept, ii, socket, desc, err, len) : 0;
 	}
 	struct sl_stage *st =
 	    rte_zmalloc_socket("sl_stage", sizeof(*st), RTE_CACHE_LINE_SIZE, socket);
@@ -308,6 +338,14 @@ static int create_instance(struct sl_runtime *rt, struct sl_runtime *old, unsign
 		}
 	}
 
+	if (cs->n_aux) {
+		st->aux = sl_stats_aux_alloc(rt->stats, desc, cs->n_aux);
+		if (!st->aux) {
+			snprintf(err, len, "stage '%s': no room for its counters", st->name);
+			return -1;
+		}
+		st->n_aux = cs->n_aux;
+	}
 	snprintf(desc->name, sizeof(desc->name), "%s", st->name);
 	snprintf(desc->type, sizeof(desc->type), "%s", t->name);
 	desc->cluster = cl->idx;
@@ -316,13 +354,13 @@ static int create_instance(struct sl_runtime *rt, struct sl_runtime *old, unsign
 	for (unsigned j = 0; j < desc->n_out; j++) {
 		char nb[SL_LABEL_MAX];
 		snprintf(desc->out_names[j], SL_LABEL_MAX, "%s",
-			 sl_stage_output_name(t, j, nb, sizeof(nb)));
+			 sl_conf_stage_output_name(cs, j, nb, sizeof(nb)));
 	}
 	snprintf(desc->drop_names[0], SL_LABEL_MAX, "unconnected");
 	for (unsigned j = 0; j < t->n_drops; j++)
 		snprintf(desc->drop_names[j + 1], SL_LABEL_MAX, "%s", t->drops[j]);
 
-	return init_instance(rt, cs, st, ii, socket, err, len);
+	return init_instance(rt, cs, st, ii, socket, desc, err, len);
 }
 
 /* Ring names must be unique while two graphs exist (a load builds the new
@@ -384,7 +422,8 @@ static int create_connector(struct sl_runtime *rt, unsigned ci, const struct con
 	const struct sl_stage *to = rt->inst[k->ts][k->ti];
 	char pb[SL_LABEL_MAX];
 	snprintf(desc->name, sizeof(desc->name), "%s.%s -> %s", from->name,
-		 sl_stage_output_name(from->type, first->fport, pb, sizeof(pb)), to->name);
+		 sl_conf_stage_output_name(&cfg->stages[first->fs], first->fport, pb, sizeof(pb)),
+		 to->name);
 	desc->from_cluster = (uint32_t)k->from_cluster;
 	desc->to_cluster = (uint32_t)to_cluster;
 	desc->capacity = rte_ring_get_capacity(c->ring);

@@ -59,6 +59,9 @@ struct sl_lcore {
 
 struct sl_runtime {
 	const struct sl_config *cfg;
+	/* Where the files a client's config names may lie (stages open them
+	 * through it), or NULL: the config is the operator's own. */
+	const struct sl_config_policy *file_policy;
 	struct rte_mempool *mp;
 	struct sl_stats_hdr *stats;
 	struct sl_port *ports;

@@ -21,6 +21,7 @@
 #define SL_STAGE_MAX_DROPS 16
 #define SL_NAME_MAX 48
 #define SL_LABEL_MAX 32
+#define SL_STAGE_MAX_AUX 262144 /* extra counters per instance */
 
 /* next[] value that sends a packet to drop reason r instead of an output. */
 #define SL_DROP(r) ((uint16_t)(0x8000u | (r)))
@@ -57,7 +58,7 @@ struct sl_param {
 	enum sl_param_kind kind;
 	size_t offset; /* into the stage type's conf struct */
 	bool required;
-	uint64_t min, max, def; /* UINT and BOOL */
+	uint64_t min, max, def;	 /* UINT and BOOL */
 	double dmin, dmax, ddef; /* DOUBLE */
 	const char *help;
 };

@@ -140,6 +140,14 @@ json_t *sl_stats_to_json(const struct sl_stats_hdr *s)
 			json_object_set_new(drops, st->drop_names[j], u64(st->cnt.drops[j]));
 		json_object_set_new(o, "out", out);
 		json_object_set_new(o, "drops", drops);
+		if (st->n_aux) {
+			json_t *aux = json_object();
+			for (unsigned j = 0; j < st->n_aux; j++)
+				if (sl_stats_aux_names(s, st)[j][0])
+					json_object_set_new(aux, sl_stats_aux_names(s, st)[j],
+							    u64(sl_stats_aux(s, st)[j]));
+			json_object_set_new(o, "counters", aux);
+		}
 		json_array_append_new(stages, o);
 	}
 	json_object_set_new(root, "stages", stages);

@@ -77,6 +77,13 @@ static bool table_ok(uint64_t off, uint64_t n, uint64_t each, uint64_t size)
 	return n <= (size - off) / each;
 }
 
+/* [off, off + n) lies inside the header's aux area (itself checked). */
+static bool aux_ok(const struct sl_stats_hdr *h, uint64_t off, uint64_t n)
+{
+	return off >= h->off_aux && off - h->off_aux <= h->aux_size &&
+	       n <= h->aux_size - (off - h->off_aux);
+}
+
 int sl_stats_validate(const struct sl_stats_hdr *h, size_t size, char *err, size_t len)
 {
 #define BAD(...)                                                                                   \
@@ -106,6 +113,8 @@ int sl_stats_validate(const struct sl_stats_hdr *h, size_t size, char *err, size
 	    !table_ok(h->off_ports, h->n_ports, sizeof(struct sl_stats_port), size) ||
 	    !table_ok(h->off_clusters, h->n_clusters, sizeof(struct sl_stats_cluster), size))
 		BAD("stats segment tables lie outside its %zu bytes", size);
+	if (h->off_aux < sizeof(*h) || h->off_aux > size || h->aux_size > size - h->off_aux)
+		BAD("stats segment counter area lies outside its %zu bytes", size);
 	if (!str_ok(h->name, sizeof(h->name)) || !str_ok(h->config, sizeof(h->config)))
 		BAD("stats segment header strings are not terminated");
 	for (uint32_t i = 0; i < h->n_clusters; i++) {
@@ -126,6 +135,15 @@ int sl_stats_validate(const struct sl_stats_hdr *h, size_t size, char *err, size
 		for (unsigned j = 0; j <= st->n_drops; j++)
 			if (!str_ok(st->drop_names[j], SL_LABEL_MAX))
 				BAD("stage %u: drop name %u not terminated", i, j);
+		if (st->n_aux) {
+			if (st->n_aux > SL_STAGE_MAX_AUX ||
+			    !aux_ok(h, st->off_aux_names, (uint64_t)st->n_aux * SL_LABEL_MAX) ||
+			    !aux_ok(h, st->off_aux, (uint64_t)st->n_aux * 8) || st->off_aux % 8)
+				BAD("stage %u: extra counters lie outside the segment's area", i);
+			for (unsigned j = 0; j < st->n_aux; j++)
+				if (!str_ok(sl_stats_aux_names(h, st)[j], SL_LABEL_MAX))
+					BAD("stage %u: counter label %u not terminated", i, j);
+		}
 	}
 	for (uint32_t i = 0; i < h->n_conns; i++) {
 		const struct sl_stats_conn *c = &sl_stats_conns(h)[i];
@@ -188,10 +206,11 @@ long sl_stats_running_pid(const char *name)
 	return pid;
 }
 
-static struct sl_stats_hdr *create_at(const char *path, const char *name, uint32_t n_stages,
-				      uint32_t n_conns, uint32_t n_ports, uint32_t n_clusters,
-				      char *err, size_t len)
+static struct sl_stats_hdr *create_at(const char *path, const char *name,
+				      const struct sl_stats_dims *d, char *err, size_t len)
 {
+	uint32_t n_stages = d->n_stages, n_conns = d->n_conns, n_ports = d->n_ports,
+		 n_clusters = d->n_clusters;
 	uint64_t off = align64(sizeof(struct sl_stats_hdr));
 	uint64_t off_stages = off;
 	off = align64(off + (uint64_t)n_stages * sizeof(struct sl_stats_stage));
@@ -201,6 +220,8 @@ static struct sl_stats_hdr *create_at(const char *path, const char *name, uint32
 	off = align64(off + (uint64_t)n_ports * sizeof(struct sl_stats_port));
 	uint64_t off_clusters = off;
 	off = align64(off + (uint64_t)n_clusters * sizeof(struct sl_stats_cluster));
+	uint64_t off_aux = off;
+	off = align64(off + d->aux_bytes);
 
 	/* Created under a fresh random name, then renamed over path: nobody
 	 * can take the name in between (a fixed name unlinked and created
@@ -257,12 +278,30 @@ static struct sl_stats_hdr *create_at(const char *path, const char *name, uint32
 	h->off_conns = off_conns;
 	h->off_ports = off_ports;
 	h->off_clusters = off_clusters;
+	h->off_aux = off_aux;
+	h->aux_size = d->aux_bytes;
 	snprintf(h->name, sizeof(h->name), "%s", name);
 	return h;
 }
 
-struct sl_stats_hdr *sl_stats_create(const char *name, uint32_t n_stages, uint32_t n_conns,
-				     uint32_t n_ports, uint32_t n_clusters, char *err, size_t len)
+uint64_t *sl_stats_aux_alloc(struct sl_stats_hdr *h, struct sl_stats_stage *desc, uint32_t n)
+{
+	uint64_t names = (uint64_t)n * SL_LABEL_MAX;
+	uint64_t at = h->off_aux + h->aux_used;
+	uint64_t vals = align64(at + names);
+	uint64_t end = align64(vals + (uint64_t)n * 8);
+	if (n == 0 || end - h->off_aux > h->aux_size)
+		return NULL;
+	desc->n_aux = n;
+	desc->off_aux_names = at;
+	desc->off_aux = vals;
+	h->aux_used = end - h->off_aux;
+	memset((char *)h + at, 0, end - at);
+	return sl_stats_aux(h, desc);
+}
+
+struct sl_stats_hdr *sl_stats_create(const char *name, const struct sl_stats_dims *d, char *err,
+				     size_t len)
 {
 	char path[128];
 	struct stat sb;
@@ -284,16 +323,15 @@ struct sl_stats_hdr *sl_stats_create(const char *name, uint32_t n_stages, uint32
 			"sluice-dp: warning: removing %s (owner uid %u, not a running sluice-dp's "
 			"stats segment)\n",
 			dpath, (unsigned)sb.st_uid);
-	return create_at(path, name, n_stages, n_conns, n_ports, n_clusters, err, len);
+	return create_at(path, name, d, err, len);
 }
 
-struct sl_stats_hdr *sl_stats_create_next(const char *name, uint32_t n_stages, uint32_t n_conns,
-					  uint32_t n_ports, uint32_t n_clusters, char *err,
-					  size_t len)
+struct sl_stats_hdr *sl_stats_create_next(const char *name, const struct sl_stats_dims *d,
+					  char *err, size_t len)
 {
 	char path[160];
 	snprintf(path, sizeof(path), "/sluice-%s.stats.next", name);
-	return create_at(path, name, n_stages, n_conns, n_ports, n_clusters, err, len);
+	return create_at(path, name, d, err, len);
 }
 
 int sl_stats_install(const char *name, char *err, size_t len)

@@ -16,7 +16,7 @@
 #include "stages/stage.h"
 
 #define SL_STATS_MAGIC 0x31534c5453554c53ULL /* "SLUSTLS1" */
-#define SL_STATS_VERSION 1
+#define SL_STATS_VERSION 2
 
 enum sl_dp_state { SL_DP_STARTING, SL_DP_RUNNING, SL_DP_DRAINING, SL_DP_STOPPED };
 
@@ -34,6 +34,9 @@ struct sl_stats_hdr {
 	uint32_t n_stages, n_conns, n_ports, n_clusters;
 	uint32_t retired; /* a graph load replaced this segment: open it again */
 	uint64_t off_stages, off_conns, off_ports, off_clusters;
+	/* The stages' extra counters (labels, then values on their own cache
+	 * lines), handed out by sl_stats_aux_alloc. */
+	uint64_t off_aux, aux_size, aux_used;
 	char name[64];
 	char config[256];
 } __attribute__((aligned(64)));
@@ -45,6 +48,10 @@ struct sl_stats_stage {
 	uint16_t n_out, n_drops;
 	char out_names[SL_STAGE_MAX_OUTPUTS][SL_LABEL_MAX];
 	char drop_names[SL_STAGE_MAX_DROPS][SL_LABEL_MAX];
+	/* n_aux extra counters: labels at off_aux_names, values at off_aux
+	 * (offsets from the header, inside its aux area). */
+	uint32_t n_aux, pad;
+	uint64_t off_aux_names, off_aux;
 	struct sl_stage_counters cnt;
 };
 
@@ -111,17 +118,39 @@ bool sl_stats_pid_is_dp(long pid);
  * NAME, or 0. */
 long sl_stats_running_pid(const char *name);
 
-/* Writer side: create (or replace a dead instance's) segment sized for the
- * given counts, with epoch odd until sl_stats_publish(). */
-struct sl_stats_hdr *sl_stats_create(const char *name, uint32_t n_stages, uint32_t n_conns,
-				     uint32_t n_ports, uint32_t n_clusters, char *err, size_t len);
+/* What a segment holds. aux_bytes: room for the stages' extra counters,
+ * sl_stats_aux_bytes(n) for each instance with n of them. */
+struct sl_stats_dims {
+	uint32_t n_stages, n_conns, n_ports, n_clusters;
+	uint64_t aux_bytes;
+};
+static inline uint64_t sl_stats_aux_bytes(uint32_t n)
+{
+	return n ? (uint64_t)n * SL_LABEL_MAX + (((uint64_t)n * 8 + 63) & ~63ull) + 64 : 0;
+}
+/* Writer side: create (or replace a dead instance's) segment sized for d,
+ * with epoch odd until sl_stats_publish(). */
+struct sl_stats_hdr *sl_stats_create(const char *name, const struct sl_stats_dims *d, char *err,
+				     size_t len);
+/* Give stage desc n extra counters from the aux area (labels zeroed, values
+ * on their own cache lines); returns the values, or NULL when the area is
+ * full. */
+uint64_t *sl_stats_aux_alloc(struct sl_stats_hdr *h, struct sl_stats_stage *desc, uint32_t n);
+static inline char (*sl_stats_aux_names(const struct sl_stats_hdr *h,
+					const struct sl_stats_stage *st))[SL_LABEL_MAX]
+{
+	return (char(*)[SL_LABEL_MAX])((char *)(uintptr_t)h + st->off_aux_names);
+}
+static inline uint64_t *sl_stats_aux(const struct sl_stats_hdr *h, const struct sl_stats_stage *st)
+{
+	return SL_STATS_AT(h, st->off_aux, uint64_t);
+}
 void sl_stats_publish(struct sl_stats_hdr *h);
 /* Graph loads: create the next graph's segment beside the live one, move it
  * over the live one's name once the new graph runs (install), or drop it when
  * the load fails (discard). */
-struct sl_stats_hdr *sl_stats_create_next(const char *name, uint32_t n_stages, uint32_t n_conns,
-					  uint32_t n_ports, uint32_t n_clusters, char *err,
-					  size_t len);
+struct sl_stats_hdr *sl_stats_create_next(const char *name, const struct sl_stats_dims *d,
+					  char *err, size_t len);
 int sl_stats_install(const char *name, char *err, size_t len);
 void sl_stats_discard(struct sl_stats_hdr *h, const char *name);
 void sl_stats_destroy(struct sl_stats_hdr *h, const char *name);
