@@ -3,6 +3,11 @@
 # packets and balances its counters.
 . "$(dirname "$0")/lib.sh"
 
+# Examples name their companion files (rule lists, eBPF objects, capture
+# output) relative to themselves: give the copies the same neighbours.
+for f in "$SLUICE_SRC"/config/examples/* "$SLUICE_BUILD"/config/examples/*.o; do
+	[ -f "$f" ] && case "$f" in *.yaml) ;; *) cp "$f" "$TMP/" ;; esac
+done
 for f in "$SLUICE_SRC"/config/examples/*.yaml; do
 	name=$(basename "$f" .yaml)
 	sed "s/^  name: .*/  name: $PREFIX/" "$f" > "$TMP/$name.yaml"
