@@ -239,6 +239,11 @@ static struct sl_stage *take_old_instance(struct sl_runtime *rt, struct sl_runti
 	if (os < 0 || !sl_config_stage_equal(&oc->stages[os], cs) ||
 	    oc->stages[os].n_outputs != cs->n_outputs || !old->inst[os][ii])
 		return NULL;
+	/* A stage that reads a file (acl rules, an eBPF object) reads it again
+	 * on every load: a load is how an operator applies an edited file. */
+	for (unsigned i = 0; i < cs->type->n_params; i++)
+		if (cs->type->params[i].kind == SL_PARAM_FILE)
+			return NULL;
 	if (cs->port >= 0) {
 		const struct sl_conf_port *np = &rt->cfg->ports[cs->port];
 		const struct sl_conf_port *op = &oc->ports[oc->stages[os].port];
