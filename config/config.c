@@ -908,6 +908,9 @@ static int check_graph(struct loader *L)
 	for (unsigned i = 0; i < c->n_stages; i++) {
 		struct sl_conf_stage *s = &c->stages[i];
 		s->n_outputs = s->out_names ? s->n_out_names : s->type->n_outputs;
+		if (s->type->wants_rx_timestamps && s->type->wants_rx_timestamps(s->conf))
+			for (unsigned p = 0; p < c->n_ports; p++)
+				c->ports[p].rx_timestamps = true;
 		if (!s->type->is_source && !s->has_input)
 			return sl_errf(L->err, &s->loc, "stage '%s' has no input connector",
 				       s->name);

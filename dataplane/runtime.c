@@ -83,6 +83,7 @@ struct sl_port_conf sl_runtime_port_conf(const struct sl_conf_port *c)
 	    .n_txq = c->n_txq,
 	    .rx_desc = (uint16_t)c->rx_desc,
 	    .tx_desc = (uint16_t)c->tx_desc,
+	    .rx_timestamps = c->rx_timestamps,
 	};
 }
 
@@ -151,10 +152,12 @@ static int open_ports(struct sl_runtime *rt, struct sl_runtime *old, char *err, 
 			*p = *q; /* same device: keep it open, and its totals */
 			q->drv = NULL;
 			rt->port_from[i] = (int)(q - old->ports);
+			bool ts_was = p->conf.rx_timestamps;
 			p->conf = sl_runtime_port_conf(&cfg->ports[i]);
 			uint16_t rxq = p->conf.n_rxq ? p->conf.n_rxq : 1;
 			uint16_t txq = p->conf.n_txq ? p->conf.n_txq : 1;
-			p->reopened = rxq != p->n_rxq || txq != p->n_txq;
+			p->reopened =
+			    rxq != p->n_rxq || txq != p->n_txq || ts_was != p->conf.rx_timestamps;
 			if (p->reopened && p->drv->open(p, rt->mp, err, len) < 0)
 				return -1;
 		} else {

@@ -67,6 +67,16 @@ static int dpdk_open(struct sl_port *p, struct rte_mempool *mp, char *err, size_
 			"RSS: how it spreads packets over them is up to the PMD\n",
 			p->conf.name, p->n_rxq, info.driver_name);
 	}
+	p->rx_timestamps = false;
+	if (p->conf.rx_timestamps && (info.rx_offload_capa & RTE_ETH_RX_OFFLOAD_TIMESTAMP)) {
+		conf.rxmode.offloads |= RTE_ETH_RX_OFFLOAD_TIMESTAMP;
+		p->rx_timestamps = true;
+	} else if (p->conf.rx_timestamps) {
+		fprintf(stderr,
+			"sluice-dp: warning: port '%s' (%s) gives no receive timestamps: stages "
+			"on capture time count its packets as having none\n",
+			p->conf.name, info.driver_name);
+	}
 	if (info.tx_offload_capa & RTE_ETH_TX_OFFLOAD_MBUF_FAST_FREE)
 		conf.txmode.offloads |= RTE_ETH_TX_OFFLOAD_MBUF_FAST_FREE;
 	rc = rte_eth_dev_configure(p->port_id, p->n_rxq, p->n_txq, &conf);

@@ -193,6 +193,10 @@ struct sl_stage_type {
 	/* How many extra counters (st->aux) an instance with this
 	 * configuration gets in the stats segment. Optional. */
 	unsigned (*n_aux)(const void *conf);
+	/* Whether an instance with this configuration reads the packets'
+	 * receive timestamps (the rx timestamp mbuf dynfield): the ports are
+	 * then asked for them. Optional. */
+	bool (*wants_rx_timestamps)(const void *conf);
 	int (*init)(struct sl_stage *st, const struct sl_stage_env *env, char *err, size_t errlen);
 	void (*fini)(struct sl_stage *st);
 	sl_process_fn process; /* not for sources */
