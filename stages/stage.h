@@ -46,6 +46,12 @@ enum sl_param_kind {
 	 * and the stage opens it only through env->open_file. */
 	SL_PARAM_FILE,
 	SL_PARAM_OUTFILE,
+	/* Where records go: "ipfix://HOST:PORT" (UDP) or "json:PATH" (JSON
+	 * lines; PATH is held to the rules of an OUTFILE and stored absolute,
+	 * "json:/abs/path"). EXPORT is one (char *), EXPORTS a list (struct
+	 * sl_strlist). */
+	SL_PARAM_EXPORT,
+	SL_PARAM_EXPORTS,
 };
 
 struct sl_strlist {
