@@ -528,7 +528,11 @@ static int build_clusters_sources(struct sl_runtime *rt, struct conn_key *keys, 
 					struct sl_source *src = &cl->src[cl->n_src++];
 					src->kind = SL_SRC_PORT;
 					src->stage = rt->inst[s][i];
-					if (cs->type->needs_port) {
+					/* The worker polls the port itself, unless
+					 * port_rx has work of its own on a burst
+					 * (timestamps to scale). */
+					if (cs->type->needs_port &&
+					    !rt->ports[cs->port].rx_ts_mult) {
 						src->port = &rt->ports[cs->port];
 						src->queue = (uint16_t)(cs->queue_base + i);
 					}

@@ -18,6 +18,7 @@ static const struct zoo_conf {
     {"pass", "{type: pass}", 0},
     {"drop", "{type: drop}", 0},
     {"balance", "{type: balance}", 3},
+    {"dedup", "{type: dedup, window_us: 1000000, entries: 256}", 0},
 };
 
 #define ZOO_MAX 64
