@@ -582,7 +582,7 @@ static int load_stage(struct loader *L, const struct sl_ynode *k, const struct s
 		return sl_errf(L->err, &t->loc, "'type' must be a string");
 	s->type = sl_stage_type_find(t->str);
 	if (!s->type) {
-		char list[256] = "";
+		char list[1024] = "";
 		for (const struct sl_stage_type *x = sl_stage_type_first(); x; x = x->next) {
 			strncat(list, x->name, sizeof(list) - strlen(list) - 3);
 			if (x->next)
