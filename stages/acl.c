@@ -27,7 +27,12 @@ enum { ACL_DENIED = 1, ACL_NO_MATCH, ACL_NOT_IP };
 static const char *const acl_drops[] = {"denied", "no_match", "not_ip"};
 static const char *const acl_outputs[] = {"out"};
 
-#define ACL_MAX_RULES_DEF 16384
+/* The cap (SL_ACL_RULES_CAP) is what rte_acl_build can take from a hostile
+ * file: 10,000 rules of arbitrary port ranges build in seconds with about
+ * 2 GB of transient memory, and 16,384 such rules are refused for want of
+ * table memory within seconds; 65,536 of them ran for minutes and took
+ * over 16 GB before the build gave up, none of which max_size bounds. */
+#define ACL_MAX_RULES_DEF SL_ACL_RULES_CAP
 /* rte_acl's run-time tables for one family at most; a rule set that needs
  * more is refused rather than allowed to exhaust hugepage memory. */
 #define ACL_MAX_MEM ((size_t)1 << 30)

@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SL_ACL_RULES_CAP 65536	      /* max_rules at most */
+#define SL_ACL_RULES_CAP 16384 /* max_rules at most: see acl.c */
 #define SL_ACL_FILE_MAX (32u << 20)   /* bytes of a rule file */
 #define SL_ACL_LINE_MAX 1024	      /* bytes of one line */
 #define SL_ACL_ACTION_DROP 0xffffu    /* action: drop the packet */
