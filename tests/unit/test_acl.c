@@ -289,7 +289,7 @@ static void rnd_ports(uint16_t *lo, uint16_t *hi, int any_pct)
 	if (x < (unsigned)any_pct) {
 		*lo = 0;
 		*hi = 65535;
-	} else if (x < (unsigned)any_pct + (100 - (unsigned)any_pct) / 2) {
+	} else if (x < (unsigned)any_pct + (100 - (unsigned)any_pct) * 3 / 4) {
 		*lo = *hi = rnd() % 2 ? common[rnd() % 6] : (uint16_t)rnd();
 	} else {
 		*lo = (uint16_t)rnd();
