@@ -342,9 +342,9 @@ static uint32_t acl_seq; /* rte_acl context names are process-wide */
 
 /* Compile the rules of one family into a context; *ctx stays NULL when the
  * family has none. rank[i] is rule i's place in the priority order. */
-static int build_family(const struct sl_stage *st, int socket, bool v6,
-			const struct sl_acl_rule *rules, unsigned n, const uint32_t *rank,
-			struct rte_acl_ctx **ctx, char *err, size_t errlen)
+static int build_family(const char *path, int socket, bool v6, const struct sl_acl_rule *rules,
+			unsigned n, const uint32_t *rank, struct rte_acl_ctx **ctx, char *err,
+			size_t errlen)
 {
 	uint8_t fam = v6 ? SL_ACL_FAM_V6 : SL_ACL_FAM_V4;
 	unsigned nf = 0;
@@ -364,8 +364,8 @@ static int build_family(const struct sl_stage *st, int socket, bool v6,
 	uint8_t *buf = calloc(nf, rsz);
 	struct rte_acl_ctx *c = buf ? rte_acl_create(&prm) : NULL;
 	if (!c) {
-		snprintf(err, errlen, "%s: cannot create the IPv%c ACL context: %s", st->name,
-			 v6 ? '6' : '4', buf ? rte_strerror(rte_errno) : "out of memory");
+		snprintf(err, errlen, "cannot create the IPv%c ACL context: %s", v6 ? '6' : '4',
+			 buf ? rte_strerror(rte_errno) : "out of memory");
 		free(buf);
 		return -1;
 	}
@@ -392,8 +392,8 @@ static int build_family(const struct sl_stage *st, int socket, bool v6,
 	if (rc == 0)
 		rc = rte_acl_build(c, &cfg);
 	if (rc != 0) {
-		snprintf(err, errlen, "%s: cannot compile the %u IPv%c rules: %s", st->name, nf,
-			 v6 ? '6' : '4', strerror(-rc));
+		snprintf(err, errlen, "cannot compile the %u IPv%c rules of '%s': %s", nf,
+			 v6 ? '6' : '4', path, strerror(-rc));
 		rte_acl_free(c);
 		return -1;
 	}
@@ -401,14 +401,12 @@ static int build_family(const struct sl_stage *st, int socket, bool v6,
 	return 0;
 }
 
-static const struct sl_acl_rule *sort_rules;
-
 /* Ascending priority order: by priority, then later lines lower, so that
  * the earlier of two equal-priority rules ranks higher. */
-static int by_rank(const void *a, const void *b)
+static int by_rank(const void *a, const void *b, void *rules)
 {
-	const struct sl_acl_rule *x = &sort_rules[*(const uint32_t *)a];
-	const struct sl_acl_rule *y = &sort_rules[*(const uint32_t *)b];
+	const struct sl_acl_rule *x = (const struct sl_acl_rule *)rules + *(const uint32_t *)a;
+	const struct sl_acl_rule *y = (const struct sl_acl_rule *)rules + *(const uint32_t *)b;
 	if (x->prio != y->prio)
 		return x->prio < y->prio ? -1 : 1;
 	return x->line > y->line ? -1 : x->line < y->line;
@@ -444,15 +442,14 @@ static int acl_init(struct sl_stage *st, const struct sl_stage_env *env, char *e
 	s->next = rte_zmalloc_socket("acl_next", (size_t)n * sizeof(*s->next), 64, env->socket);
 	int rc = -1;
 	if (!order || !rank || !s->next) {
-		snprintf(err, errlen, "%s: out of memory for %d rules", st->name, n);
+		snprintf(err, errlen, "out of memory for %d rules", n);
 		goto out;
 	}
 	/* Distinct rte_acl priorities, so that rte_acl's own choice between
 	 * equal priorities never decides. */
 	for (int i = 0; i < n; i++)
 		order[i] = (uint32_t)i;
-	sort_rules = rules;
-	qsort(order, (size_t)n, sizeof(*order), by_rank);
+	qsort_r(order, (size_t)n, sizeof(*order), by_rank, rules);
 	for (int i = 0; i < n; i++)
 		rank[order[i]] = (uint32_t)i;
 
@@ -475,10 +472,10 @@ static int acl_init(struct sl_stage *st, const struct sl_stage_env *env, char *e
 		s->d4[i] = (const uint8_t *)&s->k4[i];
 		s->d6[i] = (const uint8_t *)&s->k6[i];
 	}
-	if (build_family(st, env->socket, false, rules, (unsigned)n, rank, &s->ctx4, err, errlen) <
-		0 ||
-	    build_family(st, env->socket, true, rules, (unsigned)n, rank, &s->ctx6, err, errlen) <
-		0)
+	if (build_family(c->rules, env->socket, false, rules, (unsigned)n, rank, &s->ctx4, err,
+			 errlen) < 0 ||
+	    build_family(c->rules, env->socket, true, rules, (unsigned)n, rank, &s->ctx6, err,
+			 errlen) < 0)
 		goto out;
 	rc = 0;
 out:
