@@ -293,6 +293,20 @@ static void capture_fini(struct sl_stage *st)
 	s->path = NULL;
 }
 
+/* The file of instance i: FILE itself for instance 0, else FILE with -i
+ * before its extension (cap.pcapng -> cap-1.pcapng) or at its end. */
+static int instance_path(const char *file, unsigned i, char *out, size_t len)
+{
+	if (i == 0)
+		return snprintf(out, len, "%s", file) < (int)len ? 0 : -1;
+	const char *base = strrchr(file, '/');
+	const char *dot = strrchr(base ? base + 1 : file, '.');
+	if (!dot || dot == (base ? base + 1 : file)) /* no extension, or a dot file */
+		dot = file + strlen(file);
+	int n = snprintf(out, len, "%.*s-%u%s", (int)(dot - file), file, i, dot);
+	return n >= 0 && n < (int)len ? 0 : -1;
+}
+
 static int capture_init(struct sl_stage *st, const struct sl_stage_env *env, char *err, size_t len)
 {
 	const struct capture_conf *c = st->conf;
@@ -301,20 +315,21 @@ static int capture_init(struct sl_stage *st, const struct sl_stage_env *env, cha
 	char nm[RTE_MEMPOOL_NAMESIZE];
 	char msg[384] = "";
 
-	if (st->instance > 0) {
-		snprintf(err, len,
-			 "capture takes one instance: several would write '%s' at once (capture "
-			 "before the fan-out, or use one capture stage per file)",
-			 c->file);
+	/* Instance i > 0 of a stage writes a file of its own, named with -i
+	 * before the extension: two writers cannot share one pcapng stream. */
+	char path[4096];
+	if (instance_path(c->file, st->instance, path, sizeof(path)) < 0) {
+		snprintf(err, len, "file: '%s' is too long", c->file);
 		return -1;
 	}
 	for (struct capture_state *o = open_captures; o; o = o->next_open)
-		if (!strcmp(o->path, c->file)) {
+		if (!strcmp(o->path, path)) {
 			snprintf(err, len,
-				 "'%s' is being written by capture '%s' of the running graph: "
-				 "a changed capture needs another file (or remove it in one "
-				 "load and add it in the next)",
-				 c->file, o->name);
+				 "'%s' is already being written by capture '%s': two captures "
+				 "cannot share a file, nor can a changed capture take over the "
+				 "file of the running one it replaces (use another file, or "
+				 "remove the capture in one load and add it in the next)",
+				 path, o->name);
 			return -1;
 		}
 
@@ -326,14 +341,14 @@ static int capture_init(struct sl_stage *st, const struct sl_stage_env *env, cha
 	snprintf(s->name, sizeof(s->name), "%s", st->name);
 	unsigned id = seq++;
 
-	int fd = env->open_file(env, c->file, true, msg, sizeof(msg));
+	int fd = env->open_file(env, path, true, msg, sizeof(msg));
 	if (fd < 0) {
 		snprintf(err, len, "file: %s", msg);
 		return -1;
 	}
 	if (capture_open(s, fd, st->name, msg, sizeof(msg)) < 0) {
 		close(fd);
-		snprintf(err, len, "'%s': %s", c->file, msg);
+		snprintf(err, len, "'%s': %s", path, msg);
 		capture_fini(st);
 		return -1;
 	}
@@ -366,7 +381,7 @@ static int capture_init(struct sl_stage *st, const struct sl_stage_env *env, cha
 		return -1;
 	}
 	s->thread_running = true;
-	s->path = strdup(c->file);
+	s->path = strdup(path);
 	if (!s->path) {
 		snprintf(err, len, "out of memory");
 		capture_fini(st);
@@ -464,7 +479,9 @@ static const struct sl_param capture_params[] = {
      .offset = offsetof(struct capture_conf, queue),
      .min = 1,
      .max = 65536,
-     .def = 4096,
+     /* Each queued clone holds a packet buffer of the dataplane's pool,
+      * whose automatic size leaves about 4096 spare. */
+     .def = 1024,
      .help = "packets waiting for the writer thread before copies are dropped"},
 };
 

@@ -71,7 +71,8 @@ while o < len(d):
 print(t)' "$TMP/in.pcap")
 
 # 1. Everything, whole packets.
-run all "file: $TMP/all.pcapng"
+# Content tests use a queue larger than the trace: they check data, not overload.
+run all "file: $TMP/all.pcapng, queue: 4096"
 fields "$TMP/all.pcapng" frame.len frame.cap_len > "$TMP/all.txt"
 read -r n len cap < <(awk '{n++; l += $1; c += $2} END {print n, l, c}' "$TMP/all.txt")
 [ "$n" = $N ] && [ "$len" = "$in_bytes" ] && [ "$cap" = "$in_bytes" ] ||
@@ -86,7 +87,7 @@ names=$(fields "$TMP/all.pcapng" frame.interface_name frame.interface_descriptio
 echo "ok: $N frames, $in_bytes bytes in the pcapng, identical to the input, on interface 'cap'; output unchanged"
 
 # 2. snaplen cuts the copy, not the packet.
-run snap "file: $TMP/snap.pcapng, snaplen: 100"
+run snap "file: $TMP/snap.pcapng, snaplen: 100, queue: 4096"
 fields "$TMP/snap.pcapng" frame.len frame.cap_len > "$TMP/snap.txt"
 python3 - "$TMP/snap.txt" "$in_bytes" $N <<'PY'
 import sys
@@ -105,7 +106,7 @@ run maxp "file: $TMP/maxp.pcapng, max_packets: 500"
 echo "ok: max_packets 500 writes 500 frames, counts $((N - 500)) limit_skipped, passes all $N"
 
 # 4. max_bytes: the file's packet data stays within it, and capture stops there.
-run maxb "file: $TMP/maxb.pcapng, max_bytes: 100000"
+run maxb "file: $TMP/maxb.pcapng, max_bytes: 100000, queue: 4096"
 read -r n cap < <(fields "$TMP/maxb.pcapng" frame.cap_len | awk '{n++; c += $1} END {print n, c}')
 [ "$n" = "$(aux maxb captured)" ] && [ "$cap" -le 100000 ] && [ "$cap" -gt $((100000 - 1518)) ] &&
 	[ "$(aux maxb limit_skipped)" = $((N - n)) ] ||
@@ -134,8 +135,69 @@ for p in "$TMP/nodir/x.pcapng" "$TMP/fifo" "$TMP/adir"; do
 	echo "ok: refused: $(grep -o "stage 'cap'.*" "$TMP/bad.log" | head -1)"
 done
 [ -p "$TMP/fifo" ] && [ -d "$TMP/adir" ] || fail "a refused path was replaced"
+# A FIFO with a reader opens: it is refused as not a regular file.
+sleep 30 <> "$TMP/fifo" &
+capture_config "$TMP/in.pcap" "$TMP/bad.out.pcap" "file: $TMP/fifo" > "$TMP/bad.yaml"
+if run_dp -c "$TMP/bad.yaml" --idle-exit 1 > "$TMP/bad.log" 2>&1; then fail "FIFO with a reader accepted"; fi
+grep -qF "stage 'cap': file: '$TMP/fifo' is not a regular file" "$TMP/bad.log" || { cat "$TMP/bad.log"; fail "FIFO refusal"; }
+kill %% 2> /dev/null || true
+echo "ok: refused: a FIFO with a reader is not a regular file"
 
-# 7. Graph loads. net_null traffic, capture limited to 1000 frames.
+# 7. Two instances behind a balance: instance 1 writes all-1.pcapng, each
+# file on an interface named after its instance; together they hold the input.
+cat > "$TMP/inst.yaml" <<YAML
+ports:
+  in0:  { driver: dpdk, devargs: "net_pcap0,rx_pcap=$TMP/in.pcap" }
+  out0: { driver: dpdk, devargs: "net_pcap1,tx_pcap=$TMP/inst.out.pcap" }
+graph:
+  stages:
+    rx:    { type: port_rx, port: in0 }
+    parse: { type: parse }
+    lb:    { type: balance }
+    cap:   { type: capture, file: $TMP/inst.pcapng, instances: 2, queue: 4096 }
+    tx:    { type: port_tx, port: out0 }
+  connectors:
+    - rx -> parse -> lb -> cap -> tx
+clusters:
+  c: [rx, parse, lb, cap, tx]
+mapping:
+  c: { core: 0 }
+dataplane:
+  name: $PREFIX
+  cores: [0]
+  ring_size: 32768
+YAML
+run_dp -c "$TMP/inst.yaml" --idle-exit 1 --stats-json "$TMP/inst.json" > "$TMP/inst.log" 2>&1 ||
+	{ cat "$TMP/inst.log"; fail "inst: sluice-dp exited non-zero"; }
+[ "$(fields "$TMP/inst.pcapng" frame.interface_name | sort -u)" = "cap[0]" ] &&
+	[ "$(fields "$TMP/inst-1.pcapng" frame.interface_name | sort -u)" = "cap[1]" ] ||
+	fail "inst: interfaces are not named cap[0] and cap[1]"
+python3 - "$TMP" <<'PY' || fail "inst: the two files together do not hold the input"
+import subprocess, sys
+def frames(p):
+    out = subprocess.run(["tcpdump", "-r", p, "-n", "-xx", "-t"], capture_output=True, text=True, check=True).stdout
+    return out.count("\n\t0x0000:")
+t = sys.argv[1]
+a, b, i = frames(f"{t}/inst.pcapng"), frames(f"{t}/inst-1.pcapng"), frames(f"{t}/in.pcap")
+assert a > 0 and b > 0 and a + b == i, (a, b, i)
+print(f"ok: cap[0] wrote {a} frames to inst.pcapng, cap[1] {b} to inst-1.pcapng")
+PY
+sort_frames() { tcpdump -r "$1" -n -xx -t 2> /dev/null | awk '/^\t0x/ {sub(/^\t0x[0-9a-f]+: */, ""); f = f $0; next} {if (f != "") print f; f = ""} END {if (f != "") print f}' | tr -d ' ' | sort; }
+[ "$(sort_frames "$TMP/in.pcap" | wc -l)" = $N ] || fail "inst: cannot list the input's frames"
+cmp <(sort_frames "$TMP/in.pcap") <(cat <(sort_frames "$TMP/inst.pcapng") <(sort_frames "$TMP/inst-1.pcapng") | sort) > /dev/null ||
+	fail "inst: the captured frames are not the input's"
+echo "ok: the frames of both files are exactly the input's"
+
+# 8. Two capture stages on one file: the second is refused.
+sed 's|    tx:  { type: port_tx, port: out0 }|    tx:  { type: port_tx, port: out0 }\n    cap2: { type: capture, file: '"$TMP"'/two.pcapng }|; s|rx -> cap -> tx|rx -> cap -> cap2 -> tx|; s|c: \[rx, cap, tx\]|c: [rx, cap, cap2, tx]|' \
+	<(capture_config "$TMP/in.pcap" "$TMP/two.out.pcap" "file: $TMP/two.pcapng") > "$TMP/two.yaml"
+grep -q cap2 "$TMP/two.yaml" || fail "could not make two.yaml"
+if run_dp -c "$TMP/two.yaml" --idle-exit 1 > "$TMP/two.log" 2>&1; then fail "two captures on one file accepted"; fi
+grep -qF "stage 'cap2': '$TMP/two.pcapng' is already being written by capture 'cap'" "$TMP/two.log" ||
+	{ cat "$TMP/two.log"; fail "two: refusal does not say why"; }
+echo "ok: a second capture on the same file is refused"
+
+# 9. Graph loads. net_null traffic, capture limited to 1000 frames.
 F="$TMP/files"
 mkdir "$F"
 # loadcfg CAPTURE-KEYS [q]: rx -> [cap ->] p [-> q] -> tx; no capture when
@@ -213,7 +275,7 @@ wait_frames "$F/b.pcapng" 1000
 echo "ok: a load that changes the capture finishes a.pcapng (1000 frames) and starts b.pcapng"
 
 if ctl graph load "$TMP/g3.yaml" 2> "$TMP/err3.txt"; then fail "g3 (same file, changed capture) accepted"; fi
-grep -qF "'$F/b.pcapng' is being written by capture 'cap' of the running graph" "$TMP/err3.txt" ||
+grep -qF "'$F/b.pcapng' is already being written by capture 'cap': two captures cannot share a file" "$TMP/err3.txt" ||
 	{ cat "$TMP/err3.txt"; fail "g3 refusal does not say why"; }
 [ "$(fields "$F/b.pcapng" frame.len | wc -l)" = 1000 ] || fail "the refused load damaged b.pcapng"
 echo "ok: a changed capture onto the file the running one writes is refused; b.pcapng intact"
