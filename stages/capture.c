@@ -73,6 +73,9 @@ struct capture_state {
 	rte_pcapng_t *pcapng;
 	struct rte_mempool *copy_pool;
 	uint16_t port; /* the ethdev port whose file index is our interface's */
+	int fd;	       /* the file, as the handle holds it */
+	off_t good;    /* its length up to the last whole block */
+	bool warned;
 	/* Management side: the file this instance holds, for the registry. */
 	char *path;
 	char name[SL_NAME_MAX];
@@ -124,10 +127,21 @@ static void write_batch(struct capture_state *s, struct cap_item *items, unsigne
 		ssize_t want = 0;
 		for (unsigned i = 0; i < k; i++)
 			want += rte_pktmbuf_pkt_len(pc[i]);
-		if (rte_pcapng_write_packets(s->pcapng, pc, (uint16_t)k) == want) {
+		ssize_t got = rte_pcapng_write_packets(s->pcapng, pc, (uint16_t)k);
+		if (got == want) {
 			writer_add(&s->w_written, k);
 			writer_add(&s->w_bytes, bytes);
+			s->good += got;
 		} else {
+			/* Cut a partial block off (disk full): the file stays
+			 * readable up to the last whole packet. */
+			int e = got < 0 ? rte_errno : ENOSPC;
+			if (ftruncate(s->fd, s->good) != 0 || lseek(s->fd, s->good, SEEK_SET) < 0)
+				e = errno;
+			if (!s->warned)
+				fprintf(stderr, "sluice-dp: capture '%s': cannot write '%s': %s\n",
+					s->name, s->path, strerror(e));
+			s->warned = true;
 			failed += k;
 		}
 		rte_pktmbuf_free_bulk(pc, k);
@@ -256,6 +270,8 @@ static int capture_open(struct capture_state *s, int fd, const char *name, char 
 		snprintf(err, len, "dup3: %s", strerror(errno));
 		return -1;
 	}
+	s->fd = mfd;
+	s->good = (off_t)shb_len + o;
 	return 0;
 }
 
@@ -373,6 +389,12 @@ static int capture_init(struct sl_stage *st, const struct sl_stage_env *env, cha
 		capture_fini(st);
 		return -1;
 	}
+	s->path = strdup(path);
+	if (!s->path) {
+		snprintf(err, len, "out of memory");
+		capture_fini(st);
+		return -1;
+	}
 	snprintf(nm, sizeof(nm), "slcap-%u", id);
 	int rc = rte_ctrl_thread_create(&s->thread, nm, NULL, writer_main, s);
 	if (rc != 0) {
@@ -381,12 +403,6 @@ static int capture_init(struct sl_stage *st, const struct sl_stage_env *env, cha
 		return -1;
 	}
 	s->thread_running = true;
-	s->path = strdup(path);
-	if (!s->path) {
-		snprintf(err, len, "out of memory");
-		capture_fini(st);
-		return -1;
-	}
 	s->next_open = open_captures;
 	open_captures = s;
 	return 0;

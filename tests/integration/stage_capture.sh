@@ -143,6 +143,32 @@ grep -qF "stage 'cap': file: '$TMP/fifo' is not a regular file" "$TMP/bad.log" |
 kill %% 2> /dev/null || true
 echo "ok: refused: a FIFO with a reader is not a regular file"
 
+# 6b. A full disk (a 200 KiB tmpfs, mounted in a mount namespace of the
+# run's own so that it goes away with it): the writer counts the lost
+# packets, says so once, and leaves a file that reads whole up to there.
+mkdir "$TMP/small"
+capture_config "$TMP/in.pcap" x "file: $TMP/small/full.pcapng, queue: 4096" |
+	sed 's|net_pcap1,tx_pcap=x|net_null1|' > "$TMP/full.yaml"
+if unshare -m true 2> /dev/null; then
+	unshare -m bash -c '
+		mount -t tmpfs -o size=200k sl-capture-full "$1/small" || exit 3
+		timeout --signal=INT --kill-after=10 60 "$2" -c "$1/full.yaml" --idle-exit 1 \
+			--stats-json "$1/full.json" > "$1/full.log" 2>&1 || exit 4
+		tshark -r "$1/small/full.pcapng" -T fields -e frame.len > "$1/full.txt" 2> "$1/full.err" || exit 5
+		stat -c %s "$1/small/full.pcapng" > "$1/full.size"' full "$TMP" "$DP" ||
+		{ cat "$TMP/full.log" "$TMP/full.err" 2> /dev/null; fail "full: run failed ($?)"; }
+	grep -qF "sluice-dp: capture 'cap': cannot write '$TMP/small/full.pcapng': No space left on device" "$TMP/full.log" ||
+		{ cat "$TMP/full.log"; fail "full: no warning naming the file"; }
+	! grep -qi "cut short\|damaged" "$TMP/full.err" || { cat "$TMP/full.err"; fail "full: the file is damaged"; }
+	n=$(wc -l < "$TMP/full.txt")
+	[ "$n" -gt 0 ] && [ "$n" -lt $N ] || fail "full: $n frames in $(cat "$TMP/full.size") bytes"
+	[ $(($(aux full written) + $(aux full write_errors))) -le "$(aux full captured)" ] &&
+		[ "$(aux full write_errors)" -gt 0 ] || fail "full: write errors not counted"
+	echo "ok: a full disk: $n whole frames kept ($(cat "$TMP/full.size") bytes), the rest counted as write_errors, one warning"
+else
+	echo "skip: a full disk (no mount namespace here)"
+fi
+
 # 7. Two instances behind a balance: instance 1 writes all-1.pcapng, each
 # file on an interface named after its instance; together they hold the input.
 cat > "$TMP/inst.yaml" <<YAML
