@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -78,6 +79,8 @@ struct capture_state {
 	bool warned;
 	/* Management side: the file this instance holds, for the registry. */
 	char *path;
+	dev_t dev;
+	ino_t ino;
 	char name[SL_NAME_MAX];
 	struct capture_state *next_open;
 };
@@ -286,12 +289,9 @@ static void capture_fini(struct sl_stage *st)
 		s->thread_running = false;
 	}
 	if (s->ring) { /* a thread that never ran leaves its clones here */
-		struct rte_mbuf *m;
 		struct cap_item it;
-		while (rte_ring_sc_dequeue_elem(s->ring, &it, sizeof(it)) == 0) {
-			m = it.m;
-			rte_pktmbuf_free(m);
-		}
+		while (rte_ring_sc_dequeue_elem(s->ring, &it, sizeof(it)) == 0)
+			rte_pktmbuf_free(it.m);
 	}
 	rte_pcapng_close(s->pcapng); /* closes the file */
 	s->pcapng = NULL;
@@ -338,8 +338,13 @@ static int capture_init(struct sl_stage *st, const struct sl_stage_env *env, cha
 		snprintf(err, len, "file: '%s' is too long", c->file);
 		return -1;
 	}
+	/* By name, and by file for another spelling of the path or a link:
+	 * opening truncates, so this has to be known before. */
+	struct stat sb;
+	bool exists = stat(path, &sb) == 0;
 	for (struct capture_state *o = open_captures; o; o = o->next_open)
-		if (!strcmp(o->path, path)) {
+		if (!strcmp(o->path, path) ||
+		    (exists && sb.st_dev == o->dev && sb.st_ino == o->ino)) {
 			snprintf(err, len,
 				 "'%s' is already being written by capture '%s': two captures "
 				 "cannot share a file, nor can a changed capture take over the "
@@ -367,6 +372,10 @@ static int capture_init(struct sl_stage *st, const struct sl_stage_env *env, cha
 		snprintf(err, len, "'%s': %s", path, msg);
 		capture_fini(st);
 		return -1;
+	}
+	if (fstat(fd, &sb) == 0) {
+		s->dev = sb.st_dev;
+		s->ino = sb.st_ino;
 	}
 	close(fd); /* the handle holds its duplicate */
 

@@ -214,14 +214,18 @@ cmp <(sort_frames "$TMP/in.pcap") <(cat <(sort_frames "$TMP/inst.pcapng") <(sort
 	fail "inst: the captured frames are not the input's"
 echo "ok: the frames of both files are exactly the input's"
 
-# 8. Two capture stages on one file: the second is refused.
-sed 's|    tx:  { type: port_tx, port: out0 }|    tx:  { type: port_tx, port: out0 }\n    cap2: { type: capture, file: '"$TMP"'/two.pcapng }|; s|rx -> cap -> tx|rx -> cap -> cap2 -> tx|; s|c: \[rx, cap, tx\]|c: [rx, cap, cap2, tx]|' \
-	<(capture_config "$TMP/in.pcap" "$TMP/two.out.pcap" "file: $TMP/two.pcapng") > "$TMP/two.yaml"
-grep -q cap2 "$TMP/two.yaml" || fail "could not make two.yaml"
-if run_dp -c "$TMP/two.yaml" --idle-exit 1 > "$TMP/two.log" 2>&1; then fail "two captures on one file accepted"; fi
-grep -qF "stage 'cap2': '$TMP/two.pcapng' is already being written by capture 'cap'" "$TMP/two.log" ||
-	{ cat "$TMP/two.log"; fail "two: refusal does not say why"; }
-echo "ok: a second capture on the same file is refused"
+# 8. Two capture stages on one file, by the same path or through a link:
+# the second is refused.
+ln -s two.pcapng "$TMP/link.pcapng"
+for second in "$TMP/two.pcapng" "$TMP/link.pcapng"; do
+	sed 's|    tx:  { type: port_tx, port: out0 }|    tx:  { type: port_tx, port: out0 }\n    cap2: { type: capture, file: '"$second"' }|; s|rx -> cap -> tx|rx -> cap -> cap2 -> tx|; s|c: \[rx, cap, tx\]|c: [rx, cap, cap2, tx]|' \
+		<(capture_config "$TMP/in.pcap" "$TMP/two.out.pcap" "file: $TMP/two.pcapng") > "$TMP/two.yaml"
+	grep -q cap2 "$TMP/two.yaml" || fail "could not make two.yaml"
+	if run_dp -c "$TMP/two.yaml" --idle-exit 1 > "$TMP/two.log" 2>&1; then fail "two captures on one file accepted"; fi
+	grep -qF "stage 'cap2': '$second' is already being written by capture 'cap'" "$TMP/two.log" ||
+		{ cat "$TMP/two.log"; fail "two: refusal does not say why"; }
+	echo "ok: a second capture on the same file ($(basename "$second")) is refused"
+done
 
 # 9. Graph loads. net_null traffic, capture limited to 1000 frames.
 F="$TMP/files"
