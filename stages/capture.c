@@ -73,9 +73,10 @@ struct capture_state {
 	pthread_t thread;
 	rte_pcapng_t *pcapng;
 	struct rte_mempool *copy_pool;
-	uint16_t port; /* the ethdev port whose file index is our interface's */
-	int fd;	       /* the file, as the handle holds it */
-	off_t good;    /* its length up to the last whole block */
+	uint16_t port;		/* the ethdev port whose file index is our interface's */
+	uint64_t ns0, tsc0, hz; /* the clock: ns0 (since the epoch) was tsc0 */
+	int fd;			/* the file, as the handle holds it */
+	off_t good;		/* its length up to the last whole block */
 	bool warned;
 	/* Management side: the file this instance holds, for the registry. */
 	char *path;
@@ -105,6 +106,22 @@ static void writer_add(uint64_t *v, uint64_t n)
 	__atomic_store_n(v, __atomic_load_n(v, __ATOMIC_RELAXED) + n, __ATOMIC_RELAXED);
 }
 
+/* Stamp a pcapng copy with the time its packet passed. DPDK 22.11's
+ * rte_pcapng_copy converts the TSC from a process-wide calibration point
+ * that it moves forward as it goes, and a TSC from before that point (every
+ * packet queued before the first copy, or before another capture's newer
+ * one) underflows to centuries ahead. So each capture keeps its own point,
+ * taken in init, and sets the block's timestamp (pcapng spec 4.3: high and
+ * low 32 bits at offsets 12 and 16, in the interface's if_tsresol, ns). */
+static void set_time(const struct capture_state *s, struct rte_mbuf *c, uint64_t tsc)
+{
+	int64_t d = (int64_t)(tsc - s->tsc0);
+	int64_t hz = (int64_t)s->hz;
+	uint64_t ns = s->ns0 + (uint64_t)(d / hz * 1000000000 + d % hz * 1000000000 / hz);
+	uint32_t t[2] = {(uint32_t)(ns >> 32), (uint32_t)ns};
+	memcpy(rte_pktmbuf_mtod_offset(c, uint8_t *, 12), t, sizeof(t));
+}
+
 /* Copy, write and free n clones. */
 static void write_batch(struct capture_state *s, struct cap_item *items, unsigned n)
 {
@@ -118,6 +135,7 @@ static void write_batch(struct capture_state *s, struct cap_item *items, unsigne
 		    rte_pcapng_copy(s->port, 0, items[i].m, s->copy_pool, s->snaplen, items[i].tsc,
 				    RTE_PCAPNG_DIRECTION_UNKNOWN);
 		if (c) {
+			set_time(s, c, items[i].tsc);
 			pc[k++] = c;
 			bytes += RTE_MIN(rte_pktmbuf_pkt_len(items[i].m), s->snaplen);
 		} else {
@@ -275,6 +293,11 @@ static int capture_open(struct capture_state *s, int fd, const char *name, char 
 	}
 	s->fd = mfd;
 	s->good = (off_t)shb_len + o;
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	s->tsc0 = rte_rdtsc();
+	s->ns0 = (uint64_t)ts.tv_sec * 1000000000 + (uint64_t)ts.tv_nsec;
+	s->hz = rte_get_tsc_hz();
 	return 0;
 }
 

@@ -84,6 +84,11 @@ names=$(fields "$TMP/all.pcapng" frame.interface_name frame.interface_descriptio
 [ "$(aux all captured)" = $N ] && [ "$(aux all captured_bytes)" = "$in_bytes" ] &&
 	[ "$(aux all ring_full)" = 0 ] || fail "all: counters $(aux all captured)/$(aux all ring_full)"
 [ "$(stat -c %a "$TMP/all.pcapng")" = 640 ] || fail "all: file mode is not 0640"
+# Timestamps: nanosecond resolution, when the packets passed (during the run).
+fields "$TMP/all.pcapng" frame.time_epoch | python3 -c 'import sys, time
+t = [float(x) for x in sys.stdin]
+assert all(time.time() - 120 < x <= time.time() for x in t), (t[0], t[-1], time.time())
+assert t == sorted(t), "timestamps go back"' || fail "all: timestamps are not the time of the run"
 echo "ok: $N frames, $in_bytes bytes in the pcapng, identical to the input, on interface 'cap'; output unchanged"
 
 # 2. snaplen cuts the copy, not the packet.
@@ -297,6 +302,18 @@ c = cap["counters"]
 assert c["captured"] == 1000 and c["limit_skipped"] > 0, c
 PY
 echo "ok: a load that leaves the capture unchanged keeps it: thread $t0, same file, counters carried"
+# The writer is a control thread: its CPUs do not include the worker's (0).
+python3 - "$(dp_pid)" <<'PY' || fail "the writer thread may run on the worker's core"
+import glob, sys
+for t in glob.glob(f"/proc/{sys.argv[1]}/task/*"):
+    if open(f"{t}/comm").read().startswith("slcap"):
+        cpus = set()
+        for part in [l for l in open(f"{t}/status") if l.startswith("Cpus_allowed_list")][0].split()[1].split(","):
+            a, _, b = part.partition("-")
+            cpus |= set(range(int(a), int(b or a) + 1))
+        assert cpus and 0 not in cpus, cpus
+        print(f"ok: the writer thread runs on CPUs {sorted(cpus)}, not on the worker's core 0")
+PY
 
 ctl --json graph load "$TMP/g2.yaml" > "$TMP/l2.json" || fail "load g2 failed"
 [ "$(fields "$F/a.pcapng" frame.len | wc -l)" = 1000 ] || fail "a.pcapng is not finished with 1000 frames"
