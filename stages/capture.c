@@ -440,6 +440,17 @@ static int capture_init(struct sl_stage *st, const struct sl_stage_env *env, cha
 	return 0;
 }
 
+/* Copy the writer's figures into st->aux, which only the worker writes:
+ * once per burst, and on the worker's tick so that they settle when the
+ * traffic stops. */
+static void capture_mirror(struct sl_stage *st)
+{
+	const struct capture_state *s = st->state;
+	st->aux[AUX_WRITTEN] = __atomic_load_n(&s->w_written, __ATOMIC_RELAXED);
+	st->aux[AUX_WRITTEN_BYTES] = __atomic_load_n(&s->w_bytes, __ATOMIC_RELAXED);
+	st->aux[AUX_WRITE_ERRORS] = __atomic_load_n(&s->w_errors, __ATOMIC_RELAXED);
+}
+
 static void capture_process(struct sl_stage *st, struct rte_mbuf **pkts, uint16_t n)
 {
 	struct capture_state *s = st->state;
@@ -448,9 +459,7 @@ static void capture_process(struct sl_stage *st, struct rte_mbuf **pkts, uint16_
 	uint32_t caps[SL_BURST_MAX];
 	uint16_t i, k = 0;
 
-	aux[AUX_WRITTEN] = __atomic_load_n(&s->w_written, __ATOMIC_RELAXED);
-	aux[AUX_WRITTEN_BYTES] = __atomic_load_n(&s->w_bytes, __ATOMIC_RELAXED);
-	aux[AUX_WRITE_ERRORS] = __atomic_load_n(&s->w_errors, __ATOMIC_RELAXED);
+	capture_mirror(st);
 
 	uint64_t np = s->n_pkts, nb = s->n_bytes;
 	uint64_t tsc = rte_rdtsc();
@@ -545,6 +554,7 @@ static struct sl_stage_type capture_stage = {
     .n_aux = capture_n_aux,
     .init = capture_init,
     .fini = capture_fini,
+    .tick = capture_mirror,
     .process = capture_process,
 };
 
