@@ -62,8 +62,8 @@ fields() {
 
 N=3000
 "$GEN" -o "$TMP/in.pcap" -n $N -f 200 -s imix --ipv6 0.3 --vlan 0.2 --seed 11
-in_bytes=$(tcpdump -r "$TMP/in.pcap" -n -e 2> /dev/null | wc -l)
-[ "$in_bytes" = $N ] || fail "generator wrote $in_bytes frames"
+n_in=$(tcpdump -r "$TMP/in.pcap" -n 2> /dev/null | wc -l)
+[ "$n_in" = $N ] || fail "generator wrote $n_in frames"
 in_bytes=$(python3 -c 'import sys
 d = open(sys.argv[1], "rb").read(); o = 24; t = 0
 while o < len(d):
