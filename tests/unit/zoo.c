@@ -20,6 +20,7 @@ static const struct zoo_conf {
     {"pass", "{type: pass}", 0},
     {"drop", "{type: drop}", 0},
     {"balance", "{type: balance}", 3},
+    {"capture", "{type: capture, file: @DIR@/zoo.pcapng, snaplen: 100, queue: 64}", 0},
     {"dedup", "{type: dedup, window_us: 1000000, entries: 256}", 0},
     {"reorder", "{type: reorder, size: 64, timeout_us: 1}", 0},
 };
