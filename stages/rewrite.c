@@ -81,13 +81,14 @@ static const struct sl_param rewrite_params[] = {
 
 /* ---- operations: parsed by check (no DPDK) and again by init ----------- */
 
-static int parse_num(const char *s, unsigned long max, unsigned long *v)
+/* A decimal number (hex with base 16, "0x" optional) up to max. */
+static int parse_num(const char *s, int base, unsigned long max, unsigned long *v)
 {
 	char *end;
 	if (!s || !*s || *s == '-' || *s == '+')
 		return -1;
 	errno = 0;
-	*v = strtoul(s, &end, 0);
+	*v = strtoul(s, &end, base);
 	return *end || errno || *v > max ? -1 : 0;
 }
 
@@ -158,7 +159,7 @@ static int rw_parse(const char *text, struct rw_op *op, char *msg, size_t len)
 		return 0;
 	}
 	if (!strcmp(w, "set_dscp")) {
-		if (nt != 2 || parse_num(tok[1], 63, &v) < 0) {
+		if (nt != 2 || parse_num(tok[1], 10, 63, &v) < 0) {
 			snprintf(msg, len, "set_dscp needs one DSCP value 0..63");
 			return -1;
 		}
@@ -168,16 +169,16 @@ static int rw_parse(const char *text, struct rw_op *op, char *msg, size_t len)
 	}
 	if (!strcmp(w, "push_vlan")) {
 		unsigned long pcp = 0, tpid = RTE_ETHER_TYPE_VLAN;
-		if (nt < 2 || parse_num(tok[1], 4095, &v) < 0) {
+		if (nt < 2 || parse_num(tok[1], 10, 4095, &v) < 0) {
 			snprintf(msg, len, "push_vlan needs a VLAN id 0..4095");
 			return -1;
 		}
 		for (unsigned i = 2; i < nt; i += 2) {
 			if (i + 1 < nt && !strcmp(tok[i], "pcp") &&
-			    parse_num(tok[i + 1], 7, &pcp) == 0)
+			    parse_num(tok[i + 1], 10, 7, &pcp) == 0)
 				continue;
 			if (i + 1 < nt && !strcmp(tok[i], "tpid") &&
-			    parse_num(tok[i + 1], 0xffff, &tpid) == 0 &&
+			    parse_num(tok[i + 1], 16, 0xffff, &tpid) == 0 &&
 			    (tpid == RTE_ETHER_TYPE_VLAN || tpid == RTE_ETHER_TYPE_QINQ ||
 			     tpid == RTE_ETHER_TYPE_QINQ1))
 				continue;

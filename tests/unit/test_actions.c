@@ -132,6 +132,7 @@ static void test_rewrite_check(void **state)
 	    "{type: rewrite, ops: ['set_dscp -1']}",
 	    "{type: rewrite, ops: ['dec_ttl 2']}",
 	    "{type: rewrite, ops: ['push_vlan 10 pcp 8']}",
+	    "{type: rewrite, ops: ['push_vlan 0x10']}",
 	    "{type: rewrite, ops: ['push_vlan 10 tpid 0x0800']}",
 	    "{type: rewrite, ops: ['']}",
 	    "{type: rewrite, ops: []}",
