@@ -34,6 +34,7 @@ struct sl_conf_port {
 	struct sl_loc loc;
 	/* Derived: queues needed by the port_rx / port_tx instances. */
 	uint16_t n_rxq, n_txq;
+	bool rx_timestamps; /* a stage wants the packets' own time */
 };
 
 struct sl_conf_stage {

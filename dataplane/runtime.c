@@ -83,6 +83,7 @@ struct sl_port_conf sl_runtime_port_conf(const struct sl_conf_port *c)
 	    .n_txq = c->n_txq,
 	    .rx_desc = (uint16_t)c->rx_desc,
 	    .tx_desc = (uint16_t)c->tx_desc,
+	    .rx_timestamps = c->rx_timestamps,
 	};
 }
 
@@ -151,10 +152,12 @@ static int open_ports(struct sl_runtime *rt, struct sl_runtime *old, char *err, 
 			*p = *q; /* same device: keep it open, and its totals */
 			q->drv = NULL;
 			rt->port_from[i] = (int)(q - old->ports);
+			bool ts_was = p->conf.rx_timestamps;
 			p->conf = sl_runtime_port_conf(&cfg->ports[i]);
 			uint16_t rxq = p->conf.n_rxq ? p->conf.n_rxq : 1;
 			uint16_t txq = p->conf.n_txq ? p->conf.n_txq : 1;
-			p->reopened = rxq != p->n_rxq || txq != p->n_txq;
+			p->reopened =
+			    rxq != p->n_rxq || txq != p->n_txq || ts_was != p->conf.rx_timestamps;
 			if (p->reopened && p->drv->open(p, rt->mp, err, len) < 0)
 				return -1;
 		} else {
@@ -239,6 +242,11 @@ static struct sl_stage *take_old_instance(struct sl_runtime *rt, struct sl_runti
 	if (os < 0 || !sl_config_stage_equal(&oc->stages[os], cs) ||
 	    oc->stages[os].n_outputs != cs->n_outputs || !old->inst[os][ii])
 		return NULL;
+	/* A stage that reads a file (acl rules, an eBPF object) reads it again
+	 * on every load: a load is how an operator applies an edited file. */
+	for (unsigned i = 0; i < cs->type->n_params; i++)
+		if (cs->type->params[i].kind == SL_PARAM_FILE)
+			return NULL;
 	if (cs->port >= 0) {
 		const struct sl_conf_port *np = &rt->cfg->ports[cs->port];
 		const struct sl_conf_port *op = &oc->ports[oc->stages[os].port];
@@ -520,7 +528,11 @@ static int build_clusters_sources(struct sl_runtime *rt, struct conn_key *keys, 
 					struct sl_source *src = &cl->src[cl->n_src++];
 					src->kind = SL_SRC_PORT;
 					src->stage = rt->inst[s][i];
-					if (cs->type->needs_port) {
+					/* The worker polls the port itself, unless
+					 * port_rx has work of its own on a burst
+					 * (timestamps to scale). */
+					if (cs->type->needs_port &&
+					    !rt->ports[cs->port].rx_ts_mult) {
 						src->port = &rt->ports[cs->port];
 						src->queue = (uint16_t)(cs->queue_base + i);
 					}

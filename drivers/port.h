@@ -24,6 +24,10 @@ struct sl_port_conf {
 	const char *probe_args;
 	uint16_t n_rxq, n_txq;
 	uint16_t rx_desc, tx_desc;
+	/* A stage meters or windows on the packets' own time (clock:
+	 * capture): ask the device for receive timestamps where it has them
+	 * (net_pcap gives the pcap's own). */
+	bool rx_timestamps;
 };
 
 /* Port statistics as the driver reports them (ethdev or XSK). */
@@ -59,7 +63,10 @@ struct sl_port {
 	uint16_t n_rxq, n_txq;
 	uint16_t rx_desc, tx_desc;
 	int started;
-	bool reopened; /* a graph load changed its queues: its stages start anew */
+	bool reopened;	    /* a graph load changed its queues: its stages start anew */
+	bool rx_timestamps; /* the device stamps what it receives */
+	/* What turns its stamps into nanoseconds (0: they are already). */
+	uint32_t rx_ts_mult;
 	struct sl_port_conf conf;
 	char ethdev[RTE_ETH_NAME_MAX_LEN]; /* its ethdev name; "" = from devargs */
 	/* Some PMDs zero their counters when a peer goes away (memif); the

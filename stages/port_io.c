@@ -4,6 +4,9 @@
 
 #include "stages/port_io.h"
 
+#include <rte_errno.h>
+#include <rte_mbuf_dyn.h>
+
 int sl_port_io_init(struct sl_stage *st, const struct sl_stage_env *env, char *err, size_t len)
 {
 	struct sl_port_io_state *s = st->state;
@@ -15,5 +18,14 @@ int sl_port_io_init(struct sl_stage *st, const struct sl_stage_env *env, char *e
 	s->port = env->port;
 	s->queue = env->queue;
 	s->retries = env->tx_retries;
+	s->ts_mult = 0;
+	if (env->port->rx_ts_mult > 1) {
+		if (rte_mbuf_dyn_rx_timestamp_register(&s->ts_off, &s->ts_flag) < 0) {
+			snprintf(err, len, "cannot register the RX timestamp field: %s",
+				 rte_strerror(rte_errno));
+			return -1;
+		}
+		s->ts_mult = env->port->rx_ts_mult;
+	}
 	return 0;
 }

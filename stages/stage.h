@@ -46,6 +46,12 @@ enum sl_param_kind {
 	 * and the stage opens it only through env->open_file. */
 	SL_PARAM_FILE,
 	SL_PARAM_OUTFILE,
+	/* Where records go: "ipfix://HOST:PORT" (UDP) or "json:PATH" (JSON
+	 * lines; PATH is held to the rules of an OUTFILE and stored absolute,
+	 * "json:/abs/path"). EXPORT is one (char *), EXPORTS a list (struct
+	 * sl_strlist). */
+	SL_PARAM_EXPORT,
+	SL_PARAM_EXPORTS,
 };
 
 struct sl_strlist {
@@ -193,6 +199,10 @@ struct sl_stage_type {
 	/* How many extra counters (st->aux) an instance with this
 	 * configuration gets in the stats segment. Optional. */
 	unsigned (*n_aux)(const void *conf);
+	/* Whether an instance with this configuration reads the packets'
+	 * receive timestamps (the rx timestamp mbuf dynfield): the ports are
+	 * then asked for them. Optional. */
+	bool (*wants_rx_timestamps)(const void *conf);
 	int (*init)(struct sl_stage *st, const struct sl_stage_env *env, char *err, size_t errlen);
 	void (*fini)(struct sl_stage *st);
 	sl_process_fn process; /* not for sources */

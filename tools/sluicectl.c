@@ -333,6 +333,33 @@ static json_t *find_named(json_t *arr, const char *name)
 	return NULL;
 }
 
+/* A stage's extra counters that are not zero (an acl has one per rule:
+ * past a screenful the rest are summed up). */
+static void print_aux(json_t *aux)
+{
+	const char *k;
+	json_t *v;
+	unsigned shown = 0, more = 0;
+	long long rest = 0;
+	json_object_foreach(aux, k, v)
+	{
+		long long n = json_integer_value(v);
+		if (!n)
+			continue;
+		if (shown == 8) {
+			more++;
+			rest += n;
+			continue;
+		}
+		printf("%s %s=%lld", shown ? "" : "                     counters:", k, n);
+		shown++;
+	}
+	if (more)
+		printf(" (and %u more, %lld in all)", more, rest);
+	if (shown)
+		printf("\n");
+}
+
 static void print_counters(json_t *r, json_t *prev)
 {
 	double dt = prev ? real(r, "time") - real(prev, "time") : 0;
@@ -376,6 +403,7 @@ static void print_counters(json_t *r, json_t *prev)
 				    printf(" %s=%lld", k, json_integer_value(v));
 				printf("\n");
 			}
+			print_aux(json_object_get(s, "counters"));
 		}
 	}
 	json_t *conns = json_object_get(r, "connectors");

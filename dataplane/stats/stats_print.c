@@ -22,6 +22,32 @@ static const struct sl_stats_stage *find_prev_stage(const struct sl_stats_hdr *p
 	return &sl_stats_stages(prev)[i];
 }
 
+/* A stage's extra counters that are not zero; an acl has one per rule, so
+ * past a screenful the rest are summed up in one figure. */
+static void print_aux(FILE *f, const struct sl_stats_hdr *s, const struct sl_stats_stage *st)
+{
+	unsigned shown = 0, more = 0;
+	uint64_t rest = 0;
+	for (unsigned j = 0; j < st->n_aux; j++) {
+		const char *label = sl_stats_aux_names(s, st)[j];
+		uint64_t v = sl_stats_aux(s, st)[j];
+		if (!label[0] || !v)
+			continue;
+		if (shown == 8) {
+			more++;
+			rest += v;
+			continue;
+		}
+		fprintf(f, "%s %s=%" PRIu64, shown ? "" : "                     counters:", label,
+			v);
+		shown++;
+	}
+	if (more)
+		fprintf(f, " (and %u more, %" PRIu64 " in all)", more, rest);
+	if (shown)
+		fputc('\n', f);
+}
+
 void sl_stats_print(FILE *f, const struct sl_stats_hdr *s, const struct sl_stats_hdr *prev,
 		    double interval_s)
 {
@@ -60,6 +86,7 @@ void sl_stats_print(FILE *f, const struct sl_stats_hdr *s, const struct sl_stats
 					fprintf(f, " %s=%" PRIu64, st->drop_names[j], c->drops[j]);
 			fputc('\n', f);
 		}
+		print_aux(f, s, st);
 	}
 	if (s->n_conns) {
 		fprintf(f, "\n%-34s %-10s %-10s %14s %14s %12s %8s %8s\n", "connector", "from",

@@ -247,11 +247,24 @@ def stats_seeds(dp):
     out("stats", "empty.bin", b"")
 
 
+# ---- fuzz_stages: the parse frames, for each stage of the zoo ----
+
+def stages_seeds():
+    """Each parse seed behind a stage byte (the zoo has at most 32 types)
+    and a cut byte inside the headers."""
+    d = os.path.join(CORPUS, "parse")
+    for name in sorted(os.listdir(d)):
+        frame = open(os.path.join(d, name), "rb").read()
+        for stage in range(32):
+            out("stages", f"{stage:02d}-{name}", bytes([stage, 20]) + frame)
+
+
 def main():
     os.makedirs(os.path.join(CORPUS, "config"), exist_ok=True)
     config_seeds()
     parse_seeds()
     proto_seeds()
+    stages_seeds()
     if len(sys.argv) == 3 and sys.argv[1] == "--stats":
         stats_seeds(sys.argv[2])
 

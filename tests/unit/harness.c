@@ -157,6 +157,18 @@ struct rte_mbuf *sl_h_mbuf(const uint8_t *frame, uint16_t len)
 	return m;
 }
 
+struct rte_mbuf *sl_h_chain(const uint8_t *frame, uint16_t len, uint16_t cut)
+{
+	if (cut > len)
+		cut = len;
+	struct rte_mbuf *a = sl_h_mbuf(frame, cut);
+	struct rte_mbuf *b = sl_h_mbuf(frame + cut, (uint16_t)(len - cut));
+	a->next = b;
+	a->nb_segs = 2;
+	a->pkt_len = len;
+	return a;
+}
+
 void sl_h_run(struct sl_harness *h, struct rte_mbuf **pkts, unsigned n)
 {
 	while (n) {

@@ -49,6 +49,8 @@ void sl_h_clear(struct sl_harness *h);
 
 /* An mbuf whose data is a malloc'd copy of frame, exactly len bytes long. */
 struct rte_mbuf *sl_h_mbuf(const uint8_t *frame, uint16_t len);
+/* The same frame as a chain of two such segments, cut at `cut` (clamped). */
+struct rte_mbuf *sl_h_chain(const uint8_t *frame, uint16_t len, uint16_t cut);
 /* Call the stage on n packets (in bursts of at most SL_BURST_MAX). */
 void sl_h_run(struct sl_harness *h, struct rte_mbuf **pkts, unsigned n);
 

@@ -1,0 +1,140 @@
+/* zoo.c: builds and drives the stage zoo (see zoo.h). */
+#include "tests/unit/zoo.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tests/unit/harness.h"
+
+/* How each stage type is configured in the zoo: @DIR@ becomes the scratch
+ * directory. Configure each the way that exercises the most of its code. */
+static const struct zoo_conf {
+	const char *type;
+	const char *yaml;
+	uint16_t n_outputs; /* 0: the type's (or its configured) count */
+} zoo_confs[] = {
+    {"parse", "{type: parse}", 0},
+    {"pass", "{type: pass}", 0},
+    {"drop", "{type: drop}", 0},
+    {"balance", "{type: balance}", 3},
+    {"dedup", "{type: dedup, window_us: 1000000, entries: 256}", 0},
+};
+
+#define ZOO_MAX 64
+static struct sl_harness parse_h;
+static struct sl_harness zoo[ZOO_MAX];
+static const struct zoo_conf *zoo_of[ZOO_MAX];
+static unsigned n_zoo;
+
+static void die(const char *stage, const char *what)
+{
+	fprintf(stderr, "zoo: stage %s: %s\n", stage, what);
+	abort();
+}
+
+static char *expand(const char *yaml, const char *dir)
+{
+	size_t n = strlen(yaml) + 1;
+	for (const char *p = yaml; (p = strstr(p, "@DIR@")); p += 5)
+		n += strlen(dir);
+	char *out = malloc(n), *o = out;
+	for (const char *p = yaml; *p;) {
+		if (!strncmp(p, "@DIR@", 5)) {
+			o += sprintf(o, "%s", dir);
+			p += 5;
+		} else {
+			*o++ = *p++;
+		}
+	}
+	*o = '\0';
+	return out;
+}
+
+void sl_zoo_init(const char *dir)
+{
+	char err[1024];
+	if (sl_h_init(&parse_h, "{type: parse}", dir, 0, err, sizeof(err)) < 0)
+		die("parse", err);
+	for (const struct sl_stage_type *t = sl_stage_type_first(); t; t = t->next) {
+		if (t->needs_port)
+			continue;
+		const struct zoo_conf *zc = NULL;
+		for (size_t i = 0; i < RTE_DIM(zoo_confs) && !zc; i++)
+			if (!strcmp(zoo_confs[i].type, t->name))
+				zc = &zoo_confs[i];
+		if (!zc)
+			die(t->name, "has no configuration in the zoo (tests/unit/zoo.c): add one");
+		if (n_zoo == ZOO_MAX)
+			die(t->name, "zoo full");
+		char *yaml = expand(zc->yaml, dir);
+		if (sl_h_init(&zoo[n_zoo], yaml, dir, zc->n_outputs, err, sizeof(err)) < 0)
+			die(t->name, err);
+		free(yaml);
+		zoo_of[n_zoo++] = zc;
+	}
+}
+
+unsigned sl_zoo_count(void)
+{
+	return n_zoo;
+}
+
+const char *sl_zoo_name(unsigned i)
+{
+	return zoo_of[i]->type;
+}
+
+static uint64_t total(const uint64_t *v, unsigned n)
+{
+	uint64_t s = 0;
+	for (unsigned i = 0; i < n; i++)
+		s += v[i];
+	return s;
+}
+
+void sl_zoo_feed(unsigned i, const uint8_t *frame, uint16_t len, uint16_t cut)
+{
+	struct sl_harness *h = &zoo[i];
+	const char *name = zoo_of[i]->type;
+	unsigned base = rte_mempool_in_use_count(sl_h_pool);
+	struct rte_mbuf *pkts[2] = {sl_h_mbuf(frame, len), sl_h_chain(frame, len, cut)};
+
+	sl_h_run(&parse_h, pkts, 2);
+	if (parse_h.cnt.pkts_in !=
+	    parse_h.cnt.out[0] + total(parse_h.cnt.drops, SL_STAGE_MAX_DROPS))
+		die("parse", "in != out + drops");
+	/* What parse passed goes on, as it would in a graph. */
+	uint64_t in0 = h->cnt.pkts_in;
+	uint64_t out0 = total(h->cnt.out, SL_STAGE_MAX_OUTPUTS);
+	uint64_t drop0 = total(h->cnt.drops, SL_STAGE_MAX_DROPS);
+	sl_h_run(h, parse_h.got[0], parse_h.n_got[0]);
+	parse_h.n_got[0] = 0;
+	uint64_t in = h->cnt.pkts_in - in0;
+	uint64_t out = total(h->cnt.out, SL_STAGE_MAX_OUTPUTS) - out0;
+	uint64_t drops = total(h->cnt.drops, SL_STAGE_MAX_DROPS) - drop0;
+	unsigned copies = strcmp(h->st.type->name, "mirror") ? 1 : 2;
+	if (in * copies != out + drops) {
+		char msg[128];
+		snprintf(msg, sizeof(msg), "in %llu x %u != out %llu + drops %llu",
+			 (unsigned long long)in, copies, (unsigned long long)out,
+			 (unsigned long long)drops);
+		die(name, msg);
+	}
+	unsigned kept = 0;
+	for (unsigned k = 0; k < SL_STAGE_MAX_OUTPUTS; k++)
+		kept += h->n_got[k];
+	if (kept != out)
+		die(name, "its outputs did not receive what it counted");
+	sl_h_clear(h);
+	if (rte_mempool_in_use_count(sl_h_pool) != base)
+		die(name, "mbufs not returned to the pool (leaked or freed twice)");
+}
+
+void sl_zoo_fini(void)
+{
+	for (unsigned i = 0; i < n_zoo; i++)
+		sl_h_fini(&zoo[i]);
+	sl_h_fini(&parse_h);
+	n_zoo = 0;
+}
