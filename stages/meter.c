@@ -5,7 +5,7 @@
  * Rates are bytes per second and bursts bytes; what counts is the frame
  * length (pkt_len: Ethernet header to the end of the payload, no FCS).
  * Time is the TSC (clock: tsc, one reading per burst) or the packet's own rx
- * timestamp (clock: capture), so that a replayed trace meters the same way
+ * timestamp in nanoseconds (clock: capture), so that a replayed trace meters the same way
  * on every run. */
 #include <stdio.h>
 #include <string.h>
@@ -28,7 +28,6 @@ struct meter_conf {
 	char *mode;
 	uint64_t cir, cbs, ebs, pir, pbs; /* 0: not given */
 	char *clock;
-	uint64_t timestamp_hz;
 };
 
 struct meter_state {
@@ -37,7 +36,7 @@ struct meter_state {
 	bool started;
 	uint64_t ts_flag;
 	int ts_off;
-	uint64_t hz, ts_hz;
+	uint64_t hz;
 	uint64_t base; /* the meter's start time, TSC cycles */
 	uint64_t ts0;  /* the first packet's timestamp */
 	uint64_t last; /* the latest timestamp seen */
@@ -60,8 +59,6 @@ static const struct sl_param meter_params[] = {
     P("pir", SL_PARAM_UINT, pir, false, 1, METER_RATE_MAX, 0, "trtcm: peak rate, bytes/s"),
     P("pbs", SL_PARAM_UINT, pbs, false, 1, METER_BURST_MAX, 0, "trtcm: peak burst, bytes"),
     P("clock", SL_PARAM_STR, clock, false, 0, 0, 0, "tsc (default) or capture"),
-    P("timestamp_hz", SL_PARAM_UINT, timestamp_hz, false, 1, 1000000000000ull, 1000000,
-      "clock: capture: timestamp units per second (net_pcap: 1000000)"),
 };
 #undef P
 
@@ -115,6 +112,14 @@ static int meter_check(const void *conf, struct sl_check *chk)
 	return 0;
 }
 
+/* The ports are asked for rx timestamps (in ns, port_rx scales them) only
+ * when a stage reads them. */
+static bool meter_wants_ts(const void *conf)
+{
+	const struct meter_conf *c = conf;
+	return c->clock && !strcmp(c->clock, "capture");
+}
+
 static int meter_init(struct sl_stage *st, const struct sl_stage_env *env, char *err, size_t len)
 {
 	const struct meter_conf *c = st->conf;
@@ -125,7 +130,6 @@ static int meter_init(struct sl_stage *st, const struct sl_stage_env *env, char 
 	s->trtcm = !strcmp(c->mode, "trtcm");
 	s->capture = c->clock && !strcmp(c->clock, "capture");
 	s->hz = rte_get_tsc_hz();
-	s->ts_hz = c->timestamp_hz;
 	if (s->trtcm) {
 		struct rte_meter_trtcm_params p = {
 		    .cir = c->cir, .pir = c->pir, .cbs = c->cbs, .pbs = c->pbs};
@@ -170,7 +174,7 @@ static inline uint64_t meter_capture_time(struct meter_state *s, uint64_t ts)
 	if (ts < s->last)
 		ts = s->last;
 	s->last = ts;
-	unsigned __int128 d = (unsigned __int128)(ts - s->ts0) * s->hz / s->ts_hz;
+	unsigned __int128 d = (unsigned __int128)(ts - s->ts0) * s->hz / NS_PER_S;
 	return s->base + (uint64_t)d;
 }
 
@@ -211,6 +215,7 @@ static struct sl_stage_type meter_stage = {
     .conf_size = sizeof(struct meter_conf),
     .state_size = sizeof(struct meter_state),
     .check = meter_check,
+    .wants_rx_timestamps = meter_wants_ts,
     .init = meter_init,
     .process = meter_process,
 };
