@@ -152,8 +152,9 @@ def cmd_account(path, min_pkts="0"):
                  f"+ ring drops {full}")
     if total_in < int(min_pkts):
         sys.exit(f"FAIL: only {total_in} packets, wanted at least {min_pkts}")
-    print(f"ok: {total_in} in = {sent} sent + {drops} stage drops + {full} ring-full drops; "
-          f"every stage and connector balances")
+    copies = f" + {made} mirrored" if made else ""
+    print(f"ok: {total_in} in{copies} = {sent} sent + {drops} stage drops + {full} ring-full "
+          f"drops; every stage and connector balances")
 
 
 if __name__ == "__main__":
