@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <rte_cycles.h>
+
 #include "tests/unit/harness.h"
 
 /* How each stage type is configured in the zoo: @DIR@ becomes the scratch
@@ -19,7 +21,16 @@ static const struct zoo_conf {
     {"pass", "{type: pass}", 0},
     {"drop", "{type: drop}", 0},
     {"balance", "{type: balance}", 3},
+    {"capture", "{type: capture, file: @DIR@/zoo.pcapng, snaplen: 100, queue: 64}", 0},
     {"dedup", "{type: dedup, window_us: 1000000, entries: 256}", 0},
+    {"reorder", "{type: reorder, size: 64, timeout_us: 1}", 0},
+    {"rewrite",
+     "{type: rewrite, ops: [swap_macs, 'push_vlan 5 pcp 1', 'set_dscp 46', dec_ttl, pop_vlan, "
+     "'set_src_mac 02:00:00:00:00:01', pop_vlan]}",
+     0},
+    {"meter", "{type: meter, mode: trtcm, cir: 1000, cbs: 3000, pir: 2000, pbs: 4000}", 0},
+    {"sample", "{type: sample, probability: 0.5}", 0},
+    {"mirror", "{type: mirror}", 0},
     {"acl", "{type: acl, rules: zoo-acl.txt, outputs: [a, b], default: b, max_rules: 8}", 0,
      "zoo-acl.txt",
      "10 10.0.0.0/8 * * 1024-65535 tcp a\n5 * * * * icmp drop\n1 ::/0 ::/0 * 0-100 any a\n"},
@@ -121,6 +132,16 @@ void sl_zoo_feed(unsigned i, const uint8_t *frame, uint16_t len, uint16_t cut)
 	uint64_t drop0 = total(h->cnt.drops, SL_STAGE_MAX_DROPS);
 	sl_h_run(h, parse_h.got[0], parse_h.n_got[0]);
 	parse_h.n_got[0] = 0;
+	/* A stage that holds packets (reorder) lets them go on its tick once
+	 * they have waited its timeout. */
+	for (int k = 0; h->st.type->tick && k < 1000; k++) {
+		uint64_t o = total(h->cnt.out, SL_STAGE_MAX_OUTPUTS) +
+			     total(h->cnt.drops, SL_STAGE_MAX_DROPS);
+		if (o == h->cnt.pkts_in)
+			break;
+		rte_delay_us_block(2);
+		h->st.type->tick(&h->st);
+	}
 	uint64_t in = h->cnt.pkts_in - in0;
 	uint64_t out = total(h->cnt.out, SL_STAGE_MAX_OUTPUTS) - out0;
 	uint64_t drops = total(h->cnt.drops, SL_STAGE_MAX_DROPS) - drop0;
