@@ -50,8 +50,8 @@ static bool parse_num(const char *s, uint64_t max, uint64_t *v)
 }
 
 /* `*`, or an IPv4/IPv6 address with an optional /len. Sets *fam to 0 for
- * `*`. Host bits beyond the prefix are refused: 10.1.2.3/8 is more likely a
- * typo than a way to write 10.0.0.0/8. */
+ * `*`. Bits beyond the prefix are cleared (10.1.2.3/8 is 10.0.0.0/8), as
+ * iptables and nft read such a prefix. */
 static int parse_cidr(struct ctx *c, const char *what, const char *tok, uint8_t *fam,
 		      uint8_t addr[16], uint8_t *plen)
 {
@@ -85,9 +85,7 @@ static int parse_cidr(struct ctx *c, const char *what, const char *tok, uint8_t 
 		return fail(c, "bad %s '%s': the prefix length must be 0..%u", what, tok, max);
 	*plen = (uint8_t)len;
 	for (unsigned b = (unsigned)len; b < max; b++)
-		if (addr[b / 8] & (0x80u >> (b % 8)))
-			return fail(c, "bad %s '%s': address bits set beyond the /%u prefix", what,
-				    tok, (unsigned)len);
+		addr[b / 8] &= (uint8_t) ~(0x80u >> (b % 8));
 	return 0;
 }
 
