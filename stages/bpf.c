@@ -98,18 +98,17 @@ static uint8_t *bpf_read_all(int fd, size_t *size, char *err, size_t len)
 	uint8_t *buf = NULL;
 
 	if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode)) {
-		snprintf(err, len, "object: not a regular file");
+		snprintf(err, len, "not a regular file");
 		goto out;
 	}
 	if (sb.st_size <= 0 || (uint64_t)sb.st_size > BPF_OBJECT_MAX) {
-		snprintf(err, len, "object: %lld bytes (1 to %u)", (long long)sb.st_size,
-			 BPF_OBJECT_MAX);
+		snprintf(err, len, "%lld bytes (1 to %u)", (long long)sb.st_size, BPF_OBJECT_MAX);
 		goto out;
 	}
 	*size = (size_t)sb.st_size;
 	buf = malloc(*size);
 	if (!buf) {
-		snprintf(err, len, "object: out of memory");
+		snprintf(err, len, "out of memory");
 		goto out;
 	}
 	for (size_t got = 0; got < *size;) {
@@ -117,8 +116,7 @@ static uint8_t *bpf_read_all(int fd, size_t *size, char *err, size_t len)
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r <= 0) {
-			snprintf(err, len, "object: read: %s",
-				 r < 0 ? strerror(errno) : "file shrank");
+			snprintf(err, len, "read: %s", r < 0 ? strerror(errno) : "file shrank");
 			free(buf);
 			buf = NULL;
 			goto out;
@@ -132,8 +130,11 @@ out:
 
 /* Check that buf is an eBPF ELF object whose section `name` holds code that
  * stores only to its stack (r10 + off): rte_bpf's verifier lets a program
- * write most mbuf fields. */
-static int bpf_vet(const uint8_t *buf, size_t size, const char *name, char *err, size_t len)
+ * write most mbuf fields. jit_ok is cleared when the code holds a jset with
+ * an immediate that fits in a signed byte: DPDK 22.11's x86 JIT encodes it
+ * as `test r64, imm8`, which x86 does not have, and runs garbage. */
+static int bpf_vet(const uint8_t *buf, size_t size, const char *name, bool *jit_ok, char *err,
+		   size_t len)
 {
 	int rc = -1;
 	size_t shstrndx;
@@ -143,17 +144,16 @@ static int bpf_vet(const uint8_t *buf, size_t size, const char *name, char *err,
 	GElf_Ehdr eh;
 	if (!e || elf_kind(e) != ELF_K_ELF || !gelf_getehdr(e, &eh) ||
 	    eh.e_ident[EI_CLASS] != ELFCLASS64) {
-		snprintf(err, len, "object: not a 64-bit ELF object");
+		snprintf(err, len, "not a 64-bit ELF object");
 		goto out;
 	}
 	if (eh.e_machine != EM_BPF) {
-		snprintf(err, len,
-			 "object: ELF machine %u, not eBPF (build with clang -target bpf)",
+		snprintf(err, len, "ELF machine %u, not eBPF (build with clang -target bpf)",
 			 eh.e_machine);
 		goto out;
 	}
 	if (elf_getshdrstrndx(e, &shstrndx) != 0) {
-		snprintf(err, len, "object: no section name table: %s", elf_errmsg(-1));
+		snprintf(err, len, "no section name table: %s", elf_errmsg(-1));
 		goto out;
 	}
 	Elf_Scn *scn = NULL;
@@ -166,7 +166,7 @@ static int bpf_vet(const uint8_t *buf, size_t size, const char *name, char *err,
 			continue;
 		Elf_Data *d = elf_getdata(scn, NULL);
 		if (!d || !d->d_buf || d->d_size == 0 || d->d_size % sizeof(struct ebpf_insn)) {
-			snprintf(err, len, "object: section '%s' holds no eBPF code", name);
+			snprintf(err, len, "section '%s' holds no eBPF code", name);
 			goto out;
 		}
 		for (size_t i = 0; i < d->d_size / sizeof(struct ebpf_insn); i++) {
@@ -175,16 +175,18 @@ static int bpf_vet(const uint8_t *buf, size_t size, const char *name, char *err,
 			uint8_t cls = BPF_CLASS(in.code);
 			if ((cls == BPF_ST || cls == BPF_STX) && in.dst_reg != EBPF_REG_10) {
 				snprintf(err, len,
-					 "object: section '%s', instruction %zu stores through "
+					 "section '%s', instruction %zu stores through "
 					 "r%u: a program may write only its stack (r10)",
 					 name, i, in.dst_reg);
 				goto out;
 			}
+			if (in.code == (BPF_JMP | BPF_JSET | BPF_K) && in.imm == (int8_t)in.imm)
+				*jit_ok = false;
 		}
 		rc = 0;
 		goto out;
 	}
-	snprintf(err, len, "object: no section '%s'", name);
+	snprintf(err, len, "no section '%s'", name);
 out:
 	if (e)
 		elf_end(e);
@@ -196,24 +198,26 @@ static int bpf_init(struct sl_stage *st, const struct sl_stage_env *env, char *e
 	const struct bpf_conf *c = st->conf;
 	struct bpf_state *s = st->state;
 	size_t size = 0;
+	int mfd = -1;
+	bool jit_ok = true;
+	char why[256] = "";
 
 	s->n_out = (uint16_t)c->outputs;
 	int fd = env->open_file(env, c->object, false, err, len);
 	if (fd < 0)
 		return -1;
-	uint8_t *buf = bpf_read_all(fd, &size, err, len);
+	uint8_t *buf = bpf_read_all(fd, &size, why, sizeof(why));
 	if (!buf)
-		return -1;
+		goto fail;
 	/* rte_bpf_elf_load opens a path itself: give it a sealed in-memory
 	 * copy of what was vetted, so that the file cannot change between
 	 * the check and the load. */
-	int mfd = -1;
-	if (bpf_vet(buf, size, c->section, err, len) < 0)
+	if (bpf_vet(buf, size, c->section, &jit_ok, why, sizeof(why)) < 0)
 		goto fail;
 	mfd = memfd_create("sluice-bpf", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	if (mfd < 0 || write(mfd, buf, size) != (ssize_t)size ||
 	    fcntl(mfd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0) {
-		snprintf(err, len, "object: cannot copy into memory: %s", strerror(errno));
+		snprintf(why, sizeof(why), "cannot copy into memory: %s", strerror(errno));
 		goto fail;
 	}
 	free(buf);
@@ -230,13 +234,19 @@ static int bpf_init(struct sl_stage *st, const struct sl_stage_env *env, char *e
 	close(mfd);
 	if (!s->bpf) {
 		snprintf(err, len,
-			 "object: rte_bpf_elf_load of section '%s' refused it: %s (the EAL log "
+			 "object '%s': rte_bpf_elf_load refused section '%s': %s (the log above "
 			 "says why)",
-			 c->section, rte_strerror(rte_errno));
+			 c->object, c->section, rte_strerror(rte_errno));
 		return -1;
 	}
 	struct rte_bpf_jit jit = {0};
-	if (rte_bpf_get_jit(s->bpf, &jit) == 0 && jit.func)
+	if (!jit_ok)
+		fprintf(stderr,
+			"sluice-dp: warning: stage '%s': the program tests bits with a small "
+			"constant (jset imm8), which DPDK's x86 JIT gets wrong; it runs in "
+			"rte_bpf's interpreter (slower)\n",
+			st->name);
+	else if (rte_bpf_get_jit(s->bpf, &jit) == 0 && jit.func)
 		s->jit = jit.func;
 	else
 		fprintf(stderr,
@@ -245,6 +255,7 @@ static int bpf_init(struct sl_stage *st, const struct sl_stage_env *env, char *e
 			st->name);
 	return 0;
 fail:
+	snprintf(err, len, "object '%s': %s", c->object, why);
 	free(buf);
 	if (mfd >= 0)
 		close(mfd);
