@@ -59,20 +59,22 @@ static int filter_compile(const char *expr, struct bpf_program *prog, char *err,
 /* A packet load at an offset of 2^31 or more can never be inside a packet
  * (libpcap rejects the packet), but rte_bpf's JIT adds the offset as a
  * sign-extended immediate and would read before the packet's data. Such a
- * load (from an expression like `ether[0 - 20]`) becomes `ret #0`, one
- * instruction for one, so no jump moves. */
+ * load (from an expression like `ether[0 - 20]`) becomes an absolute load
+ * at 2^31 - 1, which fails as surely and ends the program with 0; being one
+ * instruction for one, and no `ret`, it moves no jump and leaves no code
+ * unreachable (which rte_bpf's verifier refuses). */
 static void filter_harden(struct bpf_program *prog)
 {
 	for (unsigned i = 0; i < prog->bf_len; i++) {
 		struct bpf_insn *in = &prog->bf_insns[i];
 		uint16_t c = in->code;
-		bool pkt_load = (BPF_CLASS(c) == BPF_LD &&
-				 (BPF_MODE(c) == BPF_ABS || BPF_MODE(c) == BPF_IND)) ||
-				c == (BPF_LDX | BPF_MSH | BPF_B);
-		if (pkt_load && in->k >= 0x80000000u) {
-			in->code = BPF_RET | BPF_K;
-			in->jt = in->jf = 0;
-			in->k = 0;
+		if (in->k < 0x80000000u)
+			continue;
+		if (BPF_CLASS(c) == BPF_LD && (BPF_MODE(c) == BPF_ABS || BPF_MODE(c) == BPF_IND)) {
+			in->code = (uint16_t)(BPF_LD | BPF_ABS | BPF_SIZE(c));
+			in->k = 0x7fffffff;
+		} else if (c == (BPF_LDX | BPF_MSH | BPF_B)) {
+			in->k = 0x7fffffff;
 		}
 	}
 }
