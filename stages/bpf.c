@@ -202,7 +202,8 @@ static int bpf_init(struct sl_stage *st, const struct sl_stage_env *env, char *e
 	bool jit_ok = true;
 	char why[256] = "";
 
-	s->n_out = (uint16_t)c->outputs;
+	/* The runtime made st->n_outputs from conf_outputs; never index past it. */
+	s->n_out = (uint16_t)RTE_MIN(c->outputs, (uint64_t)st->n_outputs);
 	int fd = env->open_file(env, c->object, false, err, len);
 	if (fd < 0)
 		return -1;
