@@ -38,6 +38,15 @@ static const struct sl_param filter_params[] = {
      .help = "tcpdump (pcap-filter) expression"},
 };
 
+/* libpcap's optimizer takes time that grows much faster than the program
+ * (300 `host` terms: seconds; 1000: minutes), and the check hook runs in
+ * sluiced for configs that clients send: so the expression is first
+ * compiled unoptimized (linear) and refused above this many instructions,
+ * which the optimizer handles in well under a second. */
+#define FILTER_UNOPT_MAX 6000
+/* What rte_bpf_convert takes (its BPF_MAXINSNS). */
+#define FILTER_INSNS_MAX 4096
+
 /* Compile expr as tcpdump -r would for an Ethernet capture. 65535 is the
  * snapshot length the program returns for a match (any non-zero value). */
 static int filter_compile(const char *expr, struct bpf_program *prog, char *err, size_t len)
@@ -47,13 +56,34 @@ static int filter_compile(const char *expr, struct bpf_program *prog, char *err,
 		snprintf(err, len, "libpcap: cannot open a dead handle");
 		return -1;
 	}
-	if (pcap_compile(p, prog, expr, 1, PCAP_NETMASK_UNKNOWN) < 0) {
-		snprintf(err, len, "%s", pcap_geterr(p));
-		pcap_close(p);
-		return -1;
+	if (pcap_compile(p, prog, expr, 0, PCAP_NETMASK_UNKNOWN) < 0)
+		goto refused;
+	unsigned n = prog->bf_len;
+	pcap_freecode(prog);
+	if (n > FILTER_UNOPT_MAX) {
+		snprintf(err, len,
+			 "the expression is too large: %u BPF instructions before optimization "
+			 "(at most %u)",
+			 n, FILTER_UNOPT_MAX);
+		goto fail;
+	}
+	if (pcap_compile(p, prog, expr, 1, PCAP_NETMASK_UNKNOWN) < 0)
+		goto refused;
+	if (prog->bf_len > FILTER_INSNS_MAX) {
+		snprintf(err, len,
+			 "the expression is too large: %u BPF instructions (rte_bpf takes at most "
+			 "%u)",
+			 prog->bf_len, FILTER_INSNS_MAX);
+		pcap_freecode(prog);
+		goto fail;
 	}
 	pcap_close(p);
 	return 0;
+refused:
+	snprintf(err, len, "%s", pcap_geterr(p));
+fail:
+	pcap_close(p);
+	return -1;
 }
 
 /* A packet load at an offset of 2^31 or more can never be inside a packet

@@ -150,6 +150,16 @@ static void test_refusals(void **state)
 	    sl_h_init(&h, "{type: filter, expr: 'ip6 protochain 6'}", NULL, 0, err, sizeof(err)),
 	    -1);
 	assert_non_null(strstr(err, "loop"));
+	/* An expression that would keep libpcap's optimizer busy for minutes
+	 * (1000 host terms) is refused at once. */
+	char *big = malloc(64 * 1024), *o = big;
+	o += sprintf(o, "{type: filter, expr: '");
+	for (int i = 0; i < 1000; i++)
+		o += sprintf(o, "%shost 10.0.%d.%d", i ? " or " : "", i / 256, i % 256);
+	sprintf(o, "'}");
+	assert_int_equal(sl_h_init(&h, big, NULL, 0, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "too large"));
+	free(big);
 	/* A load at an offset past 2^31 never matches, and reads nothing. */
 	assert_int_equal(sl_h_init(&h,
 				   "{type: filter, expr: 'ether[0 - 20] = 0 or ether[0 - 20:4] = 0 "
