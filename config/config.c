@@ -211,14 +211,16 @@ bool sl_config_stage_equal(const struct sl_conf_stage *a, const struct sl_conf_s
 		case SL_PARAM_STR:
 		case SL_PARAM_PORT:
 		case SL_PARAM_FILE:
-		case SL_PARAM_OUTFILE: {
+		case SL_PARAM_OUTFILE:
+		case SL_PARAM_EXPORT: {
 			const char *s = *(char *const *)(const void *)x;
 			const char *t = *(char *const *)(const void *)y;
 			if ((s == NULL) != (t == NULL) || (s && strcmp(s, t)))
 				return false;
 			break;
 		}
-		case SL_PARAM_STRLIST: {
+		case SL_PARAM_STRLIST:
+		case SL_PARAM_EXPORTS: {
 			const struct sl_strlist *s = (const void *)x, *t = (const void *)y;
 			if (s->n != t->n)
 				return false;
@@ -438,6 +440,49 @@ static int parse_path(struct loader *L, const struct sl_ynode *n, const char *ke
 	return 0;
 }
 
+/* An export target: "ipfix://HOST:PORT" or "json:PATH" (PATH as an
+ * OUTFILE, stored absolute). */
+static int parse_export(struct loader *L, const struct sl_ynode *n, const char *key, char **out)
+{
+	char *v = NULL;
+	if (parse_str(L, n, key, &v) < 0)
+		return -1;
+	*out = v;
+	if (!strncmp(v, "ipfix://", 8)) {
+		const char *hp = v + 8, *colon = strrchr(hp, ':');
+		char *end;
+		unsigned long port = colon ? strtoul(colon + 1, &end, 10) : 0;
+		if (!colon || colon == hp || !colon[1] || *end || port == 0 || port > 65535 ||
+		    strcspn(hp, "/@?# ") < strlen(hp))
+			return sl_errf(L->err, &n->loc,
+				       "'%s': '%s' is not ipfix://HOST:PORT (a UDP collector)", key,
+				       v);
+		return 0;
+	}
+	if (!strncmp(v, "json:", 5)) {
+		struct sl_ynode pn = *n;
+		char *path = NULL;
+		pn.str = v + 5;
+		if (parse_path(L, &pn, key, &path) < 0) {
+			free(path);
+			return -1;
+		}
+		char *j = malloc(strlen(path) + 6);
+		if (!j) {
+			free(path);
+			return sl_errf(L->err, &n->loc, "out of memory");
+		}
+		sprintf(j, "json:%s", path);
+		free(path);
+		free(v);
+		*out = j;
+		return 0;
+	}
+	return sl_errf(L->err, &n->loc,
+		       "'%s': '%s' is not an export target (ipfix://HOST:PORT or json:PATH)", key,
+		       v);
+}
+
 static int load_param(struct loader *L, const struct sl_param *pr, const struct sl_ynode *v,
 		      void *conf)
 {
@@ -463,6 +508,24 @@ static int load_param(struct loader *L, const struct sl_param *pr, const struct 
 	case SL_PARAM_FILE:
 	case SL_PARAM_OUTFILE:
 		return parse_path(L, v, pr->name, (char **)(base + pr->offset));
+	case SL_PARAM_EXPORT:
+		return parse_export(L, v, pr->name, (char **)(base + pr->offset));
+	case SL_PARAM_EXPORTS: {
+		struct sl_strlist *sl = (struct sl_strlist *)(base + pr->offset);
+		if (v->kind != SL_Y_SEQ)
+			return sl_errf(L->err, &v->loc, "'%s' must be a sequence of export targets",
+				       pr->name);
+		if (v->n > 16)
+			return sl_errf(L->err, &v->loc, "'%s' lists %zu targets; at most 16",
+				       pr->name, v->n);
+		sl->v = calloc(v->n ? v->n : 1, sizeof(char *));
+		if (!sl->v)
+			return sl_errf(L->err, &v->loc, "out of memory");
+		for (size_t i = 0; i < v->n; i++)
+			if (parse_export(L, v->items[i], pr->name, &sl->v[sl->n++]) < 0)
+				return -1;
+		return 0;
+	}
 	case SL_PARAM_STRLIST: {
 		struct sl_strlist *sl = (struct sl_strlist *)(base + pr->offset);
 		if (v->kind != SL_Y_SEQ)
@@ -488,9 +551,10 @@ static void free_stage_conf(struct sl_conf_stage *s)
 		const struct sl_param *pr = &s->type->params[i];
 		char *base = s->conf;
 		if (pr->kind == SL_PARAM_STR || pr->kind == SL_PARAM_PORT ||
-		    pr->kind == SL_PARAM_FILE || pr->kind == SL_PARAM_OUTFILE) {
+		    pr->kind == SL_PARAM_FILE || pr->kind == SL_PARAM_OUTFILE ||
+		    pr->kind == SL_PARAM_EXPORT) {
 			free(*(char **)(base + pr->offset));
-		} else if (pr->kind == SL_PARAM_STRLIST) {
+		} else if (pr->kind == SL_PARAM_STRLIST || pr->kind == SL_PARAM_EXPORTS) {
 			struct sl_strlist *sl = (struct sl_strlist *)(base + pr->offset);
 			for (unsigned j = 0; j < sl->n; j++)
 				free(sl->v[j]);
@@ -518,7 +582,7 @@ static int load_stage(struct loader *L, const struct sl_ynode *k, const struct s
 		return sl_errf(L->err, &t->loc, "'type' must be a string");
 	s->type = sl_stage_type_find(t->str);
 	if (!s->type) {
-		char list[256] = "";
+		char list[1024] = "";
 		for (const struct sl_stage_type *x = sl_stage_type_first(); x; x = x->next) {
 			strncat(list, x->name, sizeof(list) - strlen(list) - 3);
 			if (x->next)
@@ -908,6 +972,8 @@ static int check_graph(struct loader *L)
 	for (unsigned i = 0; i < c->n_stages; i++) {
 		struct sl_conf_stage *s = &c->stages[i];
 		s->n_outputs = s->out_names ? s->n_out_names : s->type->n_outputs;
+		if (s->type->wants_rx_seqn && s->type->wants_rx_seqn(s->conf))
+			c->dp.rx_seqn = true;
 		if (s->type->wants_rx_timestamps && s->type->wants_rx_timestamps(s->conf))
 			for (unsigned p = 0; p < c->n_ports; p++)
 				c->ports[p].rx_timestamps = true;

@@ -65,6 +65,8 @@ struct sl_port {
 	int started;
 	bool reopened;	    /* a graph load changed its queues: its stages start anew */
 	bool rx_timestamps; /* the device stamps what it receives */
+	/* What turns its stamps into nanoseconds (0: they are already). */
+	uint32_t rx_ts_mult;
 	struct sl_port_conf conf;
 	char ethdev[RTE_ETH_NAME_MAX_LEN]; /* its ethdev name; "" = from devargs */
 	/* Some PMDs zero their counters when a peer goes away (memif); the

@@ -13,6 +13,13 @@ struct sl_port_io_state {
 	struct sl_port *port;
 	uint16_t queue;
 	uint32_t retries;
+	/* port_rx: scale the port's RX timestamps to nanoseconds (0: no). */
+	uint32_t ts_mult;
+	int ts_off;
+	uint64_t ts_flag;
+	/* port_rx: stamp rte_reorder's sequence field (-1: no). */
+	int seqn_off;
+	uint32_t seqn;
 };
 
 int sl_port_io_init(struct sl_stage *st, const struct sl_stage_env *env, char *err, size_t len);

@@ -71,7 +71,7 @@ static const struct bad_case cases[] = {
      "3:34: port 'out0' uses the same devargs as port 'in0'"},
     {"unknown stage type",
      {{7, "    p: { type: parsr }"}},
-     "7:16: unknown stage type 'parsr' (known: balance, drop, parse, pass, port_rx, port_tx)"},
+     "7:16: unknown stage type 'parsr' (known: balance, ..."},
     {"unknown stage key",
      {{7, "    p: { type: parse, depth: 3 }"}},
      "7:23: unknown key 'depth' for stage type parse (expected one of: type, instances)"},
@@ -306,7 +306,12 @@ static void test_bad_case(void **state)
 		snprintf(want, sizeof(want), "%s:%s", path, bc->expect);
 	else /* location-free expectation: match the message tail */
 		snprintf(want, sizeof(want), "%s", bc->expect);
-	if (bc->expect[0] >= '0' && bc->expect[0] <= '9') {
+	size_t wl = strlen(want);
+	if (wl > 3 && !strcmp(want + wl - 3, "...")) {
+		/* A prefix: lists that grow with the build (the stage types). */
+		if (strncmp(err.msg, want, wl - 3) != 0)
+			fail_msg("%s:\n  want prefix: %s\n  got:  %s", bc->name, want, err.msg);
+	} else if (bc->expect[0] >= '0' && bc->expect[0] <= '9') {
 		if (strcmp(err.msg, want) != 0)
 			fail_msg("%s:\n  want: %s\n  got:  %s", bc->name, want, err.msg);
 	} else {

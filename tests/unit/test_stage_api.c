@@ -17,8 +17,9 @@
 struct probe_conf {
 	double ratio;
 	char *in, *out;
-	struct sl_strlist ops, ports;
+	struct sl_strlist ops, ports, exports;
 	uint64_t aux;
+	char *emit;
 };
 
 static const struct sl_param probe_params[] = {
@@ -32,6 +33,8 @@ static const struct sl_param probe_params[] = {
     {.name = "out", .kind = SL_PARAM_OUTFILE, .offset = offsetof(struct probe_conf, out)},
     {.name = "ops", .kind = SL_PARAM_STRLIST, .offset = offsetof(struct probe_conf, ops)},
     {.name = "ports", .kind = SL_PARAM_STRLIST, .offset = offsetof(struct probe_conf, ports)},
+    {.name = "export", .kind = SL_PARAM_EXPORTS, .offset = offsetof(struct probe_conf, exports)},
+    {.name = "emit", .kind = SL_PARAM_EXPORT, .offset = offsetof(struct probe_conf, emit)},
     {.name = "aux",
      .kind = SL_PARAM_UINT,
      .offset = offsetof(struct probe_conf, aux),
@@ -144,6 +147,32 @@ static void test_files(void **state)
 	stage("{type: probe, in: r.txt}", &pol, "'/etc/sl/r.txt' is outside the directories", NULL);
 }
 
+static void test_exports(void **state)
+{
+	(void)state;
+	struct sl_conf_stage s;
+	stage("{type: probe, export: ['ipfix://127.0.0.1:4739', 'json:flows.jsonl'], emit: "
+	      "'ipfix://[::1]:4739'}",
+	      NULL, NULL, &s);
+	const struct probe_conf *c = s.conf;
+	assert_int_equal(c->exports.n, 2);
+	assert_string_equal(c->exports.v[0], "ipfix://127.0.0.1:4739");
+	assert_string_equal(c->exports.v[1], "json:/etc/sl/flows.jsonl");
+	assert_string_equal(c->emit, "ipfix://[::1]:4739");
+	sl_config_stage_free(&s);
+	stage("{type: probe, emit: 'ipfix://host'}", NULL, "is not ipfix://HOST:PORT", NULL);
+	stage("{type: probe, emit: 'ipfix://h:99999'}", NULL, "is not ipfix://HOST:PORT", NULL);
+	stage("{type: probe, emit: 'ipfix://:4739'}", NULL, "is not ipfix://HOST:PORT", NULL);
+	stage("{type: probe, emit: 'http://x:1'}", NULL, "is not an export target", NULL);
+	stage("{type: probe, export: 'json:x'}", NULL, "must be a sequence of export targets",
+	      NULL);
+	char *dirs[] = {"/srv/sluice"};
+	struct sl_config_policy pol = {true, dirs, 1};
+	stage("{type: probe, export: ['json:/srv/sluice/f.jsonl']}", &pol, NULL, NULL);
+	stage("{type: probe, export: ['ipfix://127.0.0.1:4739',\n   'json:/etc/cron.d/x']}", &pol,
+	      "2:4: 'export': '/etc/cron.d/x' is outside the directories", NULL);
+}
+
 static void test_check_positions(void **state)
 {
 	(void)state;
@@ -191,9 +220,8 @@ static void test_outputs_and_aux(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_double),
-	    cmocka_unit_test(test_files),
-	    cmocka_unit_test(test_check_positions),
+	    cmocka_unit_test(test_double),	    cmocka_unit_test(test_files),
+	    cmocka_unit_test(test_check_positions), cmocka_unit_test(test_exports),
 	    cmocka_unit_test(test_outputs_and_aux),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <rte_cycles.h>
+
 #include "tests/unit/harness.h"
 
 /* How each stage type is configured in the zoo: @DIR@ becomes the scratch
@@ -18,6 +20,19 @@ static const struct zoo_conf {
     {"pass", "{type: pass}", 0},
     {"drop", "{type: drop}", 0},
     {"balance", "{type: balance}", 3},
+    {"capture", "{type: capture, file: @DIR@/zoo.pcapng, snaplen: 100, queue: 64}", 0},
+    {"dedup", "{type: dedup, window_us: 1000000, entries: 256}", 0},
+    {"reorder", "{type: reorder, size: 64, timeout_us: 1}", 0},
+    /* Indexed loads, small-constant jsets (both worked round), lengths. */
+    {"filter",
+     "{type: filter, expr: 'vlan and tcp[tcpflags] & tcp-syn != 0 or ip6 and udp port 53 or "
+     "ip[6:2] & 0x1fff != 0 or ether[ether[14] & 0xf] = 2 or greater 100'}",
+     0},
+    /* The example program (meson builds it); outputs: 3, so ICMP is out of range. */
+    {"bpf",
+     "{type: bpf, object: '" SLUICE_BUILD_ROOT "/config/examples/steer.bpf.o', section: steer, "
+     "outputs: 3}",
+     0},
 };
 
 #define ZOO_MAX 64
@@ -109,6 +124,16 @@ void sl_zoo_feed(unsigned i, const uint8_t *frame, uint16_t len, uint16_t cut)
 	uint64_t drop0 = total(h->cnt.drops, SL_STAGE_MAX_DROPS);
 	sl_h_run(h, parse_h.got[0], parse_h.n_got[0]);
 	parse_h.n_got[0] = 0;
+	/* A stage that holds packets (reorder) lets them go on its tick once
+	 * they have waited its timeout. */
+	for (int k = 0; h->st.type->tick && k < 1000; k++) {
+		uint64_t o = total(h->cnt.out, SL_STAGE_MAX_OUTPUTS) +
+			     total(h->cnt.drops, SL_STAGE_MAX_DROPS);
+		if (o == h->cnt.pkts_in)
+			break;
+		rte_delay_us_block(2);
+		h->st.type->tick(&h->st);
+	}
 	uint64_t in = h->cnt.pkts_in - in0;
 	uint64_t out = total(h->cnt.out, SL_STAGE_MAX_OUTPUTS) - out0;
 	uint64_t drops = total(h->cnt.drops, SL_STAGE_MAX_DROPS) - drop0;
