@@ -301,6 +301,8 @@ static int capture_open(struct capture_state *s, int fd, const char *name, char 
 	return 0;
 }
 
+static void capture_mirror(struct sl_stage *st);
+
 static void capture_fini(struct sl_stage *st)
 {
 	struct capture_state *s = st->state;
@@ -311,6 +313,9 @@ static void capture_fini(struct sl_stage *st)
 		pthread_join(s->thread, NULL);
 		s->thread_running = false;
 	}
+	/* The worker is gone: the last figures are the fini's to give. */
+	if (st->aux)
+		capture_mirror(st);
 	if (s->ring) { /* a thread that never ran leaves its clones here */
 		struct cap_item it;
 		while (rte_ring_sc_dequeue_elem(s->ring, &it, sizeof(it)) == 0)

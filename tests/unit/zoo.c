@@ -23,6 +23,13 @@ static const struct zoo_conf {
     {"capture", "{type: capture, file: @DIR@/zoo.pcapng, snaplen: 100, queue: 64}", 0},
     {"dedup", "{type: dedup, window_us: 1000000, entries: 256}", 0},
     {"reorder", "{type: reorder, size: 64, timeout_us: 1}", 0},
+    {"rewrite",
+     "{type: rewrite, ops: [swap_macs, 'push_vlan 5 pcp 1', 'set_dscp 46', dec_ttl, pop_vlan, "
+     "'set_src_mac 02:00:00:00:00:01', pop_vlan]}",
+     0},
+    {"meter", "{type: meter, mode: trtcm, cir: 1000, cbs: 3000, pir: 2000, pbs: 4000}", 0},
+    {"sample", "{type: sample, probability: 0.5}", 0},
+    {"mirror", "{type: mirror}", 0},
     /* Indexed loads, small-constant jsets (both worked round), lengths. */
     {"filter",
      "{type: filter, expr: 'vlan and tcp[tcpflags] & tcp-syn != 0 or ip6 and udp port 53 or "
