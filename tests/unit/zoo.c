@@ -31,6 +31,16 @@ static const struct zoo_conf {
     {"meter", "{type: meter, mode: trtcm, cir: 1000, cbs: 3000, pir: 2000, pbs: 4000}", 0},
     {"sample", "{type: sample, probability: 0.5}", 0},
     {"mirror", "{type: mirror}", 0},
+    /* Indexed loads, small-constant jsets (both worked round), lengths. */
+    {"filter",
+     "{type: filter, expr: 'vlan and tcp[tcpflags] & tcp-syn != 0 or ip6 and udp port 53 or "
+     "ip[6:2] & 0x1fff != 0 or ether[ether[14] & 0xf] = 2 or greater 100'}",
+     0},
+    /* The example program (meson builds it); outputs: 3, so ICMP is out of range. */
+    {"bpf",
+     "{type: bpf, object: '" SLUICE_BUILD_ROOT "/config/examples/steer.bpf.o', section: steer, "
+     "outputs: 3}",
+     0},
     {"acl", "{type: acl, rules: zoo-acl.txt, outputs: [a, b], default: b, max_rules: 8}", 0,
      "zoo-acl.txt",
      "10 10.0.0.0/8 * * 1024-65535 tcp a\n5 * * * * icmp drop\n1 ::/0 ::/0 * 0-100 any a\n"},
