@@ -193,8 +193,9 @@ def proto_seeds():
 def stats_seeds(dp):
     tmp = tempfile.mkdtemp(prefix="sl-fuzz-seed.")
     name = "fuzzseed%d" % os.getpid()
-    cfg = open(os.path.join(ROOT, "config/examples/passthrough.yaml")).read()
-    cfg = cfg.replace("name: passthrough", "name: " + name)
+    # dedup has extra counters, so the aux area is in the seed too.
+    cfg = open(os.path.join(ROOT, "config/examples/dedup.yaml")).read()
+    cfg = cfg.replace("name: dedup", "name: " + name)
     path = os.path.join(tmp, "p.yaml")
     open(path, "w").write(cfg)
     p = subprocess.Popen([dp, "-c", path, "-d", "3"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -214,16 +215,17 @@ def stats_seeds(dp):
             os.unlink(seg)
     if not data:
         sys.exit("no stats segment appeared: " + p.stderr.read().decode(errors="replace"))
-    out("stats", "live-passthrough.bin", data)
+    out("stats", "live-dedup.bin", data)
     # Header fields (see dataplane/stats_segment.h): magic@0 version@8
     # hdr_size@12 epoch@16 size@24 ... state@64 n_stages@68 n_conns@72
     # n_ports@76 n_clusters@80 retired@84 off_stages@88 off_conns@96
-    # off_ports@104 off_clusters@112 name@120 config@184.
+    # off_ports@104 off_clusters@112 off_aux@120 aux_size@128 aux_used@136
+    # name@144 config@208.
     def mut(tag, off, fmt, val, cut=None):
         b = bytearray(data)
         struct.pack_into(fmt, b, off, val)
         out("stats", "mut-" + tag + ".bin", bytes(b[:cut] if cut else b))
-    mut("version", 8, "<I", 2)
+    mut("version", 8, "<I", 1)
     mut("state", 64, "<I", 99)
     mut("hdr-size", 12, "<I", 0xFFFFFFFF)
     mut("epoch-odd", 16, "<Q", 1)
@@ -237,11 +239,13 @@ def stats_seeds(dp):
     mut("off-conns-wrap", 96, "<Q", (1 << 64) - 64)
     mut("off-ports", 104, "<Q", 3)
     mut("off-clusters", 112, "<Q", 0)
+    mut("off-aux", 120, "<Q", len(data) - 8)
+    mut("aux-size", 128, "<Q", 1 << 40)
     mut("truncated", 0, "<Q", struct.unpack_from("<Q", data, 0)[0], cut=len(data) // 2)
     mut("hdr-only", 0, "<Q", struct.unpack_from("<Q", data, 0)[0], cut=256)
     b = bytearray(data)
-    b[120:184] = b"N" * 64  # name without a NUL
-    b[184:440] = b"C" * 256
+    b[144:208] = b"N" * 64  # name without a NUL
+    b[208:464] = b"C" * 256
     out("stats", "mut-unterminated-strings.bin", bytes(b))
     out("stats", "magic-only.bin", data[:8])
     out("stats", "empty.bin", b"")

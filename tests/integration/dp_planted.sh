@@ -16,9 +16,10 @@ hdr() { # out-file pid n_stages
 import struct, sys
 out, pid, n_st = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 size = 4096
-h = struct.pack("<QIIQQQqQQIIIIII", 0x31534c5453554c53, 1, 448, 2, size, 1, pid, 0, 0, 1,
+h = struct.pack("<QIIQQQqQQIIIIII", 0x31534c5453554c53, 2, 512, 2, size, 1, pid, 0, 0, 1,
                 n_st, 0, 0, 1, 0)
-h += struct.pack("<QQQQ", 448, 448, 448, 448) + b"x" * 64 + b"y" * 256
+h += struct.pack("<QQQQQQQ", 512, 512, 512, 512, 512, 0, 0) + b"x" * 64 + b"y" * 256
+h += b"\0" * (512 - len(h))
 open(out, "wb").write(h + b"\0" * (size - len(h)))
 PY
 }
@@ -48,9 +49,11 @@ import random, struct, sys
 path, v = sys.argv[1], int(sys.argv[2])
 r = random.Random(v)
 size = 8192
-h = bytearray(struct.pack("<QIIQQQqQQIIIIII", 0x31534c5453554c53, 1, 448, 2, size, 1, 1, 0, 0, 1,
+h = bytearray(struct.pack("<QIIQQQqQQIIIIII", 0x31534c5453554c53, 2, 512, 2, size, 1, 1, 0, 0, 1,
                           1, 1, 1, 1, 0)
-              + struct.pack("<QQQQ", 448, 448, 448, 448) + b"n\0" + b"\0" * 62 + b"c\0" + b"\0" * 254)
+              + struct.pack("<QQQQQQQ", 512, 512, 512, 512, 512, 0, 0) + b"n\0" + b"\0" * 62
+              + b"c\0" + b"\0" * 254)
+h += b"\0" * (512 - len(h))
 body = bytearray(r.randbytes(size - len(h)) if v % 2 else b"\xff" * (size - len(h)))
 if v == 0:
     h[84:88] = struct.pack("<I", 1000000)  # n_stages
@@ -59,12 +62,12 @@ elif v == 1:
 elif v == 2:
     h[88:96] = struct.pack("<Q", 8192 - 64)  # a stage that runs off the end
 elif v == 3:
-    h[120:184] = b"A" * 64  # unterminated name
+    h[144:208] = b"A" * 64  # unterminated name
 elif v == 4:
     h[24:32] = struct.pack("<Q", 2**40)  # size
 else:
     for _ in range(r.randint(1, 6)):
-        i = r.randrange(8, 120)
+        i = r.randrange(8, 144)
         h[i] = r.randrange(256)
 open(path, "wb").write(bytes(h + body))
 PY
