@@ -32,6 +32,7 @@ struct sl_dp {
 	struct rte_mempool *extra_mp[64];
 	unsigned n_extra_mp;
 	uint64_t mbufs_total; /* in mp and every extra pool */
+	uint64_t mbufs_in_use_start; /* once the ports started, before traffic */
 	struct sl_lcore lcores[SL_MAX_LCORES];
 	unsigned n_lcores;
 	uint64_t start_ns;
@@ -44,6 +45,10 @@ struct sl_dp {
  * net_pcap infinite_rx files (which the PMD holds all at once). Returns 0
  * with the reason in err when it cannot be met (an unreadable pcap, or
  * dataplane.mbufs too small for an infinite_rx file). */
+/* Write the pools' size and use into the current stats segment; with
+ * at_start, what is in use now is also the start value. */
+void sl_dp_pool_stats(struct sl_dp *dp, bool at_start);
+
 unsigned sl_dp_mbufs_needed(const struct sl_config *cfg, unsigned n_lcores, char *err, size_t len);
 
 /* Create the stats segment for cfg and fill its header; next: beside the

@@ -630,6 +630,19 @@ static void print_table(const struct sl_stats_hdr *live, struct sl_stats_hdr **p
 	*t_prev = t;
 }
 
+void sl_dp_pool_stats(struct sl_dp *dp, bool at_start)
+{
+	uint64_t in_use = dp->mp ? rte_mempool_in_use_count(dp->mp) : 0;
+	for (unsigned i = 0; i < dp->n_extra_mp; i++)
+		in_use += rte_mempool_in_use_count(dp->extra_mp[i]);
+	if (at_start)
+		dp->mbufs_in_use_start = in_use;
+	struct sl_stats_hdr *h = dp->rt->stats;
+	h->mbufs = dp->mbufs_total;
+	h->mbufs_in_use_start = dp->mbufs_in_use_start;
+	h->mbufs_in_use = in_use;
+}
+
 struct sl_stats_hdr *sl_dp_stats_create(struct sl_dp *dp, const struct sl_config *cfg, bool next,
 					char *err, size_t len)
 {
@@ -817,6 +830,7 @@ int main(int argc, char **argv)
 	sl_pin_check_numa(rt);
 	sl_runtime_wait_links(rt, 3000);
 	sl_runtime_update_port_stats(rt);
+	sl_dp_pool_stats(&dp, true);
 	sl_stats_publish(rt->stats);
 
 	struct sl_dp_ctl ctl;
@@ -852,8 +866,10 @@ int main(int argc, char **argv)
 		sl_dp_ctl_poll(&ctl, TICK_MS);
 		rt = dp.rt; /* a graph load may have replaced it */
 		double t = now_s();
-		if (tick % PORT_STATS_TICKS == 0)
+		if (tick % PORT_STATS_TICKS == 0) {
 			sl_runtime_update_port_stats(rt);
+			sl_dp_pool_stats(&dp, false);
+		}
 		clock_gettime(CLOCK_MONOTONIC, &ts);
 		rt->stats->heartbeat_ns =
 		    (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
@@ -898,6 +914,7 @@ int main(int argc, char **argv)
 	rt->stats->state = SL_DP_STOPPED;
 	sl_runtime_finish_stages(rt);
 	sl_runtime_update_port_stats(rt);
+	sl_dp_pool_stats(&dp, false);
 	free(prev);
 	prev = NULL;
 	t_prev = t0;

@@ -204,6 +204,7 @@ static int load_config(struct sl_dp *dp, struct sl_config *nc, const char *text,
 	sl_stats_publish(nrt->stats);
 	nrt->stats->state = SL_DP_RUNNING;
 	dp->rt = nrt;
+	sl_dp_pool_stats(dp, false);
 	sl_dp_state = SL_DP_RUNNING;
 	uint64_t t1 = now_ns();
 

@@ -137,6 +137,9 @@ json_t *sl_stats_to_json(const struct sl_stats_hdr *s)
 	json_object_set_new(root, "epoch", u64(s->epoch));
 	json_object_set_new(root, "tsc_hz", u64(s->tsc_hz));
 	json_object_set_new(root, "state", json_integer(s->state));
+	json_object_set_new(root, "mbufs", u64(s->mbufs));
+	json_object_set_new(root, "mbufs_in_use_start", u64(s->mbufs_in_use_start));
+	json_object_set_new(root, "mbufs_in_use", u64(s->mbufs_in_use));
 
 	json_t *clusters = json_array();
 	for (unsigned i = 0; i < s->n_clusters; i++) {

@@ -39,6 +39,10 @@ struct sl_stats_hdr {
 	uint64_t off_aux, aux_size, aux_used;
 	char name[64];
 	char config[256];
+	/* The mbuf pools (management thread): their size, what was in use
+	 * once the ports had started, before any packet, and now. After a run
+	 * drains, in use is back at its start value unless an mbuf leaked. */
+	uint64_t mbufs, mbufs_in_use_start, mbufs_in_use;
 } __attribute__((aligned(64)));
 
 struct sl_stats_stage {

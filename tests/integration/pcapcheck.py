@@ -113,6 +113,11 @@ def stage_map(stats):
 
 def cmd_account(path, min_pkts="0"):
     stats = json.load(open(path))
+    # After a drained run every mbuf is back: in use as when the ports had
+    # just started (a leaked reference, a lost clone, would show here).
+    if "mbufs_in_use" in stats and stats["mbufs_in_use"] != stats["mbufs_in_use_start"]:
+        sys.exit(f"FAIL: {stats['mbufs_in_use']} mbufs in use after the run, "
+                 f"{stats['mbufs_in_use_start']} before it: leaked or still held")
     total_in = 0
     for s in stats["stages"]:
         out = sum(s["out"].values())
