@@ -19,6 +19,7 @@ static const struct zoo_conf {
     {"drop", "{type: drop}", 0},
     {"balance", "{type: balance}", 3},
     {"dedup", "{type: dedup, window_us: 1000000, entries: 256}", 0},
+    {"flowstats", "{type: flowstats, max_flows: 64, export: ['json:@DIR@/zf.jsonl']}", 0},
 };
 
 #define ZOO_MAX 64
