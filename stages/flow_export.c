@@ -23,6 +23,10 @@
 #define MAX_TARGETS 16
 #define BATCH 64
 #define JSON_BUF 65536
+/* UDP has no flow control: after this many messages in a row the thread
+ * pauses 1 ms, so a burst (a shutdown flushing the whole table) fits a
+ * collector's socket buffer. 64 per ms is about 1.3 million records/s. */
+#define PACE_MSGS 64
 
 struct sl_flow_exporter {
 	struct rte_ring *ring;
@@ -36,6 +40,7 @@ struct sl_flow_exporter {
 	uint32_t domain;
 	uint32_t seq; /* data records sent: the next message's sequence number */
 	uint64_t refresh_ms, next_tmpl_ms;
+	unsigned burst;			 /* messages since the last pause */
 	struct sl_flow_export_stats cnt; /* written by the thread only */
 	struct sl_ipfix_msg msg;
 	size_t jlen;
@@ -207,6 +212,10 @@ static void bump(uint64_t *c, uint64_t n)
 
 static void send_all(struct sl_flow_exporter *x, const uint8_t *buf, size_t len)
 {
+	if (++x->burst > PACE_MSGS) {
+		usleep(1000);
+		x->burst = 1;
+	}
 	for (unsigned i = 0; i < x->n_udp; i++) {
 		if (send(x->udp[i], buf, len, MSG_DONTWAIT) != (ssize_t)len)
 			bump(&x->cnt.send_errors, 1);
@@ -284,6 +293,7 @@ static void *exporter_main(void *arg)
 		 * message fills. */
 		flush_ipfix(x);
 		flush_json(x);
+		x->burst = 0;
 		if (__atomic_load_n(&x->stop, __ATOMIC_ACQUIRE)) {
 			if (rte_ring_count(x->ring) == 0)
 				break;
