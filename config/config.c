@@ -972,6 +972,8 @@ static int check_graph(struct loader *L)
 	for (unsigned i = 0; i < c->n_stages; i++) {
 		struct sl_conf_stage *s = &c->stages[i];
 		s->n_outputs = s->out_names ? s->n_out_names : s->type->n_outputs;
+		if (s->type->wants_rx_seqn && s->type->wants_rx_seqn(s->conf))
+			c->dp.rx_seqn = true;
 		if (s->type->wants_rx_timestamps && s->type->wants_rx_timestamps(s->conf))
 			for (unsigned p = 0; p < c->n_ports; p++)
 				c->ports[p].rx_timestamps = true;

@@ -91,6 +91,7 @@ struct sl_conf_dataplane {
 	uint64_t mbufs; /* 0: computed */
 	uint64_t tx_retries;
 	bool ring_drop;	  /* ring_full: drop (else backpressure) */
+	bool rx_seqn;	  /* derived: a stage reads port_rx's sequence numbers */
 	char **file_dirs; /* where vdev file arguments may point (socket loads) */
 	unsigned n_file_dirs;
 	struct sl_loc loc;

@@ -215,6 +215,7 @@ static int init_instance(struct sl_runtime *rt, const struct sl_conf_stage *cs, 
 	    .port = cs->port >= 0 ? &rt->ports[cs->port] : NULL,
 	    .queue = (uint16_t)(cs->queue_base + ii),
 	    .tx_retries = (uint32_t)rt->cfg->dp.tx_retries,
+	    .rx_seqn = rt->cfg->dp.rx_seqn,
 	    .open_file = open_stage_file,
 	    .open_ctx = rt->file_policy,
 	    .aux_names = desc->n_aux ? sl_stats_aux_names(rt->stats, desc) : NULL,
@@ -512,6 +513,23 @@ static int build_clusters_sources(struct sl_runtime *rt, struct conn_key *keys, 
 		for (unsigned k = 0; k < rt->n_conns; k++)
 			if (keys[k].from_cluster == (int)c)
 				cl->outs[cl->n_outs++] = &rt->conns[k];
+		unsigned nt = 0;
+		for (unsigned s = 0; s < cfg->n_stages; s++)
+			for (unsigned i = 0; i < cfg->stages[s].instances; i++)
+				nt += cfg->stages[s].type->tick &&
+				      cfg->stages[s].cluster[i] == (int)c;
+		cl->ticks =
+		    rte_zmalloc_socket("sl_ticks", (nt + 1u) * sizeof(*cl->ticks),
+				       RTE_CACHE_LINE_SIZE, lc ? lc->socket : SOCKET_ID_ANY);
+		if (!cl->ticks) {
+			snprintf(err, len, "cluster '%s': out of hugepage memory", cl->name);
+			return -1;
+		}
+		for (unsigned s = 0; s < cfg->n_stages; s++)
+			for (unsigned i = 0; i < cfg->stages[s].instances; i++)
+				if (cfg->stages[s].type->tick &&
+				    cfg->stages[s].cluster[i] == (int)c)
+					cl->ticks[cl->n_ticks++] = rt->inst[s][i];
 		/* Rings first: draining what is in flight before taking more in
 		 * keeps ring occupancy low. */
 		for (unsigned k = 0; k < rt->n_conns; k++)
@@ -532,7 +550,7 @@ static int build_clusters_sources(struct sl_runtime *rt, struct conn_key *keys, 
 					 * port_rx has work of its own on a burst
 					 * (timestamps to scale). */
 					if (cs->type->needs_port &&
-					    !rt->ports[cs->port].rx_ts_mult) {
+					    !rt->ports[cs->port].rx_ts_mult && !cfg->dp.rx_seqn) {
 						src->port = &rt->ports[cs->port];
 						src->queue = (uint16_t)(cs->queue_base + i);
 					}
@@ -712,6 +730,7 @@ void sl_runtime_free(struct sl_runtime *rt, bool unplug)
 	free(rt->conns);
 	for (unsigned c = 0; c < rt->n_clusters; c++) {
 		rte_free(rt->clusters[c].src);
+		rte_free(rt->clusters[c].ticks);
 		rte_free(rt->clusters[c].outs);
 	}
 	free(rt->clusters);

@@ -40,6 +40,9 @@ struct sl_cluster {
 	uint16_t n_outs;
 	struct sl_connector **outs;
 	uint64_t *stalls; /* in the stats segment, written by the running core */
+	/* Stages with a tick (they hold packets), called every few turns. */
+	uint16_t n_ticks;
+	struct sl_stage **ticks;
 };
 
 /* What one worker lcore runs; replaced whole, under RCU. */

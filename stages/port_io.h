@@ -17,6 +17,9 @@ struct sl_port_io_state {
 	uint32_t ts_mult;
 	int ts_off;
 	uint64_t ts_flag;
+	/* port_rx: stamp rte_reorder's sequence field (-1: no). */
+	int seqn_off;
+	uint32_t seqn;
 };
 
 int sl_port_io_init(struct sl_stage *st, const struct sl_stage_env *env, char *err, size_t len);

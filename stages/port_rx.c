@@ -27,6 +27,9 @@ static uint16_t port_rx_poll(struct sl_stage *st, struct rte_mbuf **pkts, uint16
 			if (pkts[i]->ol_flags & s->ts_flag)
 				*RTE_MBUF_DYNFIELD(pkts[i], s->ts_off, rte_mbuf_timestamp_t *) *=
 				    s->ts_mult;
+	if (unlikely(s->seqn_off >= 0))
+		for (uint16_t i = 0; i < n; i++)
+			*RTE_MBUF_DYNFIELD(pkts[i], s->seqn_off, uint32_t *) = s->seqn++;
 	return n;
 }
 

@@ -131,6 +131,7 @@ struct sl_stage_env {
 	struct sl_port *port; /* port_rx / port_tx: the opened port */
 	uint16_t queue;	      /* port_rx / port_tx: this instance's queue */
 	uint32_t tx_retries;  /* port_tx: bounded retries before counting a drop */
+	bool rx_seqn;	      /* port_rx: stamp sequence numbers (a reorder exists) */
 	/* Open the path of a FILE (write false) or OUTFILE (write true) param,
 	 * as the config's trust allows: for a client's config, walking from
 	 * its file_dirs entry one component at a time without following a
@@ -203,6 +204,14 @@ struct sl_stage_type {
 	 * receive timestamps (the rx timestamp mbuf dynfield): the ports are
 	 * then asked for them. Optional. */
 	bool (*wants_rx_timestamps)(const void *conf);
+	/* Whether it reads the sequence number port_rx stamps in each packet
+	 * (rte_reorder's mbuf field): port_rx then stamps, per instance, in
+	 * arrival order. Optional. */
+	bool (*wants_rx_seqn)(const void *conf);
+	/* For a stage that holds packets (reorder): called on its worker about
+	 * every 50 µs, even with no traffic, to send on what has waited too
+	 * long. Same rules as process. Optional. */
+	void (*tick)(struct sl_stage *st);
 	int (*init)(struct sl_stage *st, const struct sl_stage_env *env, char *err, size_t errlen);
 	void (*fini)(struct sl_stage *st);
 	sl_process_fn process; /* not for sources */

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <rte_cycles.h>
+
 #include "tests/unit/harness.h"
 
 /* How each stage type is configured in the zoo: @DIR@ becomes the scratch
@@ -19,6 +21,7 @@ static const struct zoo_conf {
     {"drop", "{type: drop}", 0},
     {"balance", "{type: balance}", 3},
     {"dedup", "{type: dedup, window_us: 1000000, entries: 256}", 0},
+    {"reorder", "{type: reorder, size: 64, timeout_us: 1}", 0},
     {"flowstats", "{type: flowstats, max_flows: 64, export: ['json:@DIR@/zf.jsonl']}", 0},
 };
 
@@ -111,6 +114,16 @@ void sl_zoo_feed(unsigned i, const uint8_t *frame, uint16_t len, uint16_t cut)
 	uint64_t drop0 = total(h->cnt.drops, SL_STAGE_MAX_DROPS);
 	sl_h_run(h, parse_h.got[0], parse_h.n_got[0]);
 	parse_h.n_got[0] = 0;
+	/* A stage that holds packets (reorder) lets them go on its tick once
+	 * they have waited its timeout. */
+	for (int k = 0; h->st.type->tick && k < 1000; k++) {
+		uint64_t o = total(h->cnt.out, SL_STAGE_MAX_OUTPUTS) +
+			     total(h->cnt.drops, SL_STAGE_MAX_DROPS);
+		if (o == h->cnt.pkts_in)
+			break;
+		rte_delay_us_block(2);
+		h->st.type->tick(&h->st);
+	}
 	uint64_t in = h->cnt.pkts_in - in0;
 	uint64_t out = total(h->cnt.out, SL_STAGE_MAX_OUTPUTS) - out0;
 	uint64_t drops = total(h->cnt.drops, SL_STAGE_MAX_DROPS) - drop0;
