@@ -25,7 +25,7 @@ struct sl_flow_key {
 	uint16_t vlan; /* VLAN id of the outer tag, 0 when untagged */
 	uint8_t proto;
 	uint8_t v6; /* 0: IPv4, 1: IPv6 */
-};
+} __rte_aligned(8); /* rte_hash_crc reads it 8 bytes at a time */
 
 /* flowEndReason, RFC 5102 */
 enum sl_flow_end {

@@ -46,7 +46,7 @@ static void put16(uint8_t *p, uint16_t v)
 /* Returns the frame length; *ip_bytes gets what octetDeltaCount counts. */
 static uint16_t build(uint8_t *b, const struct fr *f, uint32_t *ip_bytes)
 {
-	memset(b, 0, 256);
+	memset(b, 0, 1024);
 	b[0] = 2, b[6] = 2, b[11] = 1;
 	uint16_t o = 12;
 	if (f->vlan) {
@@ -94,7 +94,7 @@ static uint16_t build(uint8_t *b, const struct fr *f, uint32_t *ip_bytes)
 static void feed(struct sl_harness *h, const struct fr *f, unsigned n, uint64_t *ip_bytes)
 {
 	struct rte_mbuf *m[SL_BURST_MAX];
-	uint8_t b[256];
+	uint8_t b[1024];
 	*ip_bytes = 0;
 	for (unsigned i = 0; i < n; i++) {
 		uint32_t ib;
@@ -240,7 +240,7 @@ static void test_keys_and_bytes(void **state)
 	sl_h_run(&h, parse_h.got[0], 1);
 	parse_h.n_got[0] = 0;
 	/* Not through parse: passes, counted apart. */
-	uint8_t b[256];
+	uint8_t b[1024];
 	uint32_t one;
 	m = sl_h_mbuf(b, build(b, &f[0], &one));
 	m->ol_flags &= ~sl_parsed_flag;
