@@ -19,9 +19,14 @@
 #include "stages/flow_export.h"
 #include "stages/stage.h"
 
-/* Table slots the expiry scan visits per burst: bounded work per burst, a
- * sweep of the whole table every max_flows / FS_SCAN bursts. */
-#define FS_SCAN 256
+/* Expiry is amortized: each burst scans a bounded stretch of the table from
+ * a cursor, as many slots as the time since the last burst earns at a pace
+ * of one whole sweep per sweep_ms (a quarter of the shorter timeout, at
+ * least 100 ms), and never more than FS_SCAN_MAX. At high packet rates
+ * that is a slot or two per burst; a record ends within sweep_ms of its
+ * timeout as long as packets arrive. */
+#define FS_SCAN_MAX 1024
+#define FS_MIN_SWEEP_MS 100
 #define FS_RING_SLOTS 65536 /* records between the worker and the exporter */
 #define FS_MIN_FLOWS 64
 #define FS_MAX_FLOWS (1u << 25)
@@ -118,8 +123,9 @@ struct fs_state {
 	uint32_t cap;
 	uint32_t cursor; /* the expiry scan's next slot */
 	uint64_t idle_ms, active_ms;
-	uint64_t base_ms, base_tsc, hz; /* TSC to wall-clock milliseconds */
-	uint64_t active;		/* flows in the table */
+	uint64_t sweep_ms, last_scan_ms, credit; /* slots owed = credit / sweep_ms */
+	uint64_t base_ms, base_tsc, hz;		 /* TSC to wall-clock milliseconds */
+	uint64_t active;			 /* flows in the table */
 	struct sl_flow_exporter *x;
 	struct rte_ring *ring;
 	/* Per-burst scratch, here rather than on the worker's stack. */
@@ -130,7 +136,7 @@ struct fs_state {
 	uint32_t bytes[SL_BURST_MAX];
 	uint16_t tflags[SL_BURST_MAX];
 	uint16_t n_recs;
-	struct sl_flow_rec recs[SL_BURST_MAX + FS_SCAN];
+	struct sl_flow_rec recs[SL_BURST_MAX + FS_SCAN_MAX];
 };
 
 static int fs_check(const void *conf, struct sl_check *chk)
@@ -316,7 +322,17 @@ static void fs_process(struct sl_stage *st, struct rte_mbuf **pkts, uint16_t n)
 		}
 	}
 	/* Amortized expiry: a bounded stretch of the table per burst. */
-	for (uint32_t j = 0, lim = RTE_MIN((uint32_t)FS_SCAN, s->cap); j < lim; j++) {
+	uint64_t el = now > s->last_scan_ms ? RTE_MIN(now - s->last_scan_ms, s->sweep_ms) : 0;
+	s->last_scan_ms = RTE_MAX(now, s->last_scan_ms);
+	s->credit += el * s->cap;
+	uint64_t owed = s->credit / s->sweep_ms;
+	if (owed > FS_SCAN_MAX) {
+		owed = FS_SCAN_MAX;
+		s->credit = 0;
+	} else {
+		s->credit -= owed * s->sweep_ms;
+	}
+	for (uint32_t j = 0, lim = (uint32_t)RTE_MIN(owed, (uint64_t)s->cap); j < lim; j++) {
 		uint32_t p = s->cursor;
 		s->cursor = p + 1 == s->cap ? 0 : p + 1;
 		struct fs_flow *f = &s->flows[p];
@@ -375,6 +391,7 @@ static int fs_init(struct sl_stage *st, const struct sl_stage_env *env, char *er
 	s->cap = (uint32_t)c->max_flows;
 	s->idle_ms = c->idle_timeout * 1000;
 	s->active_ms = c->active_timeout * 1000;
+	s->sweep_ms = RTE_MAX((uint64_t)FS_MIN_SWEEP_MS, RTE_MIN(s->idle_ms, s->active_ms) / 4);
 	snprintf(name, sizeof(name), "sl_flows_%u", __atomic_fetch_add(&seq, 1, __ATOMIC_RELAXED));
 	/* The extendable table takes every one of max_flows keys, however
 	 * they fall into buckets: a full table means max_flows flows. */
@@ -402,6 +419,7 @@ static int fs_init(struct sl_stage *st, const struct sl_stage_env *env, char *er
 	s->hz = rte_get_tsc_hz();
 	if (s->hz == 0)
 		s->hz = 1;
+	s->last_scan_ms = s->base_ms;
 	s->x = sl_flow_export_open(c->exports.v, c->exports.n, (uint32_t)c->observation_domain,
 				   (uint32_t)c->template_refresh, FS_RING_SLOTS, env, err, len);
 	if (!s->x) {

@@ -379,7 +379,7 @@ static void test_timeouts(void **state)
 	struct fr busy = {0, 0, 17, 2, 30, 40, 0, 0, 0};
 	feed1(&h, idle);
 	unsigned sent = 0;
-	for (int i = 0; i < 12; i++) { /* 3 s: busy never idles, but runs past 2 s */
+	for (int i = 0; i < 14; i++) { /* 3.5 s: busy never idles, but runs past 2 s */
 		feed1(&h, busy);
 		sent++;
 		usleep(250000);
