@@ -376,6 +376,9 @@ struct sl_flow_exporter *sl_flow_export_open(char *const *targets, unsigned n_ta
 				snprintf(err, len, "'%s': %s", t, e);
 				goto fail;
 			}
+			/* Appending: an instance that replaces this one in a graph
+			 * load opens the same file while this one still flushes. */
+			(void)fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_APPEND);
 			x->json[x->n_json++] = fd;
 		} else {
 			snprintf(err, len, "'%s' is not an export target", t);

@@ -369,6 +369,39 @@ static void test_table_full(void **state)
 	assert_int_equal(pkts, 101);
 }
 
+/* max_flows is what the table takes, not the power of two under it. */
+static void test_capacity(void **state)
+{
+	(void)state;
+	struct sl_harness h;
+	start(&h, "{type: flowstats, max_flows: 4000, export: ['json:cap.jsonl']}");
+	struct fr f[200];
+	uint64_t ib;
+	for (unsigned k = 0; k < 20; k++) {
+		for (unsigned i = 0; i < 200; i++) {
+			unsigned id = k * 200 + i;
+			f[i] = (struct fr){(int)(id & 1),
+					   (uint16_t)(id % 7),
+					   6,
+					   (uint8_t)(id >> 8),
+					   (uint16_t)id,
+					   80,
+					   0x10,
+					   0,
+					   0};
+		}
+		feed(&h, f, 200, &ib);
+	}
+	assert_int_equal(aux(&h, "flows"), 4000);
+	assert_int_equal(aux(&h, "table_full"), 0);
+	f[0].sport = 60000;
+	feed(&h, f, 1, &ib);
+	assert_int_equal(aux(&h, "table_full"), 1);
+	sl_h_fini(&h);
+	static struct rec r[4100];
+	assert_int_equal(read_recs("cap.jsonl", r, 4100), 4001);
+}
+
 static void test_timeouts(void **state)
 {
 	(void)state;
@@ -573,9 +606,9 @@ int main(void)
 		return 1;
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_keys_and_bytes), cmocka_unit_test(test_fin_rst),
-	    cmocka_unit_test(test_table_full),	   cmocka_unit_test(test_ipfix),
-	    cmocka_unit_test(test_ipfix_mtu),	   cmocka_unit_test(test_config),
-	    cmocka_unit_test(test_timeouts),
+	    cmocka_unit_test(test_table_full),	   cmocka_unit_test(test_capacity),
+	    cmocka_unit_test(test_ipfix),	   cmocka_unit_test(test_ipfix_mtu),
+	    cmocka_unit_test(test_config),	   cmocka_unit_test(test_timeouts),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
 	sl_h_fini(&parse_h);
