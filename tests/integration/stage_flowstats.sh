@@ -52,9 +52,23 @@ run_dp -c "$TMP/p.yaml" --idle-exit 1 --stats-json "$TMP/stats.json" > "$TMP/dp.
 	{ cat "$TMP/dp.log"; fail "sluice-dp exited non-zero"; }
 $CHECK account "$TMP/stats.json" "$TOTAL"
 
-# Let the last datagrams land, then stop the capture and the collector
-# (nfcapd writes its file out on SIGTERM).
-sleep 0.5
+# Let the last datagrams land: on a busy machine tcpdump and nfcapd may still
+# be reading their backlog. Wait until the capture stops growing and
+# nfcapd's receive queue is empty, then stop both (nfcapd writes its file
+# out on SIGTERM).
+prev=-1 same=0
+for _ in $(seq 100); do
+	size=$(stat -c %s "$TMP/ipfix.pcap")
+	queued=$(ss -Huln "sport = :$PORT" | awk '{ q += $2 } END { print q + 0 }')
+	if [ "$size" = "$prev" ] && [ "$queued" = 0 ]; then
+		same=$((same + 1))
+		[ "$same" -ge 3 ] && break
+	else
+		same=0
+	fi
+	prev=$size
+	sleep 0.3
+done
 kill -INT "$TDPID"
 wait "$TDPID" || true
 grep -q "^0 packets dropped by kernel" "$TMP/tcpdump.log" || { cat "$TMP/tcpdump.log"; fail "tcpdump dropped packets"; }
