@@ -420,7 +420,10 @@ static int fs_init(struct sl_stage *st, const struct sl_stage_env *env, char *er
 	if (s->hz == 0)
 		s->hz = 1;
 	s->last_scan_ms = s->base_ms;
-	s->x = sl_flow_export_open(c->exports.v, c->exports.n, (uint32_t)c->observation_domain,
+	/* Each instance is an Exporting Process of its own (own socket and
+	 * sequence), so each gets an observation domain of its own. */
+	s->x = sl_flow_export_open(c->exports.v, c->exports.n,
+				   (uint32_t)(c->observation_domain + st->instance),
 				   (uint32_t)c->template_refresh, FS_RING_SLOTS, env, err, len);
 	if (!s->x) {
 		fs_free(s);

@@ -111,6 +111,7 @@ assert sum(v[0] for v in want.values()) == 50000
 v6 = sum(1 for k in want if ":" in k[1])
 tagged = sum(1 for k in want if k[0])
 assert v6 > 500 and tagged > 500, (v6, tagged)
+json.dump([list(k) + v for k, v in want.items()], open(f"{tmp}/want.json", "w"))
 
 NAMES = {"TCP": 6, "UDP": 17, "ICMP": 1, "ICMP6": 58}
 got = collections.defaultdict(lambda: [0, 0])
@@ -169,4 +170,38 @@ st = {x["name"]: x for x in json.load(open(f"{tmp}/stats.json"))["stages"]}["fs"
 assert st["flows"] == len(want), st
 for k in ("records_lost", "table_full", "non_ip", "unparsed"):
     assert st[k] == 0, (k, st)
+PY
+
+# A table far smaller than the trace: flows that find it full are reported
+# packet by packet (reason 5, lack of resources), so per flow the records
+# still add up to exactly what tshark counts.
+sed -e 's/max_flows: 65536, observation_domain: 7,/max_flows: 256,/' \
+	-e "s|export: \[ .* \]|export: [ \"json:$TMP/full.jsonl\" ]|" "$TMP/p.yaml" > "$TMP/full.yaml"
+grep -q "max_flows: 256" "$TMP/full.yaml" || fail "could not make the small-table config"
+run_dp -c "$TMP/full.yaml" --idle-exit 1 --stats-json "$TMP/full-stats.json" > "$TMP/dp2.log" 2>&1 ||
+	{ cat "$TMP/dp2.log"; fail "sluice-dp (small table) exited non-zero"; }
+python3 - "$TMP" << 'PY'
+import collections, ipaddress, json, sys
+tmp = sys.argv[1]
+want = {tuple(x[:6]): x[6:] for x in json.load(open(f"{tmp}/want.json"))}
+got = collections.defaultdict(lambda: [0, 0])
+reasons = collections.Counter()
+for line in open(f"{tmp}/full.jsonl"):
+    r = json.loads(line)
+    v = "IPv6" if "sourceIPv6Address" in r else "IPv4"
+    key = (r["vlanId"], str(ipaddress.ip_address(r[f"source{v}Address"])),
+           str(ipaddress.ip_address(r[f"destination{v}Address"])),
+           r["sourceTransportPort"], r["destinationTransportPort"], r["protocolIdentifier"])
+    got[key][0] += r["packetDeltaCount"]
+    got[key][1] += r["octetDeltaCount"]
+    reasons[r["flowEndReason"]] += 1
+    if r["flowEndReason"] == 5:
+        assert r["packetDeltaCount"] == 1, r
+assert dict(got) == want, "with a full table the records no longer add up to tshark's count"
+st = {x["name"]: x for x in json.load(open(f"{tmp}/full-stats.json"))["stages"]}["fs"]["counters"]
+assert st["flows"] == 256, st
+assert reasons[5] == st["table_full"] > 0, (reasons, st)
+assert set(reasons) == {4, 5}, reasons
+print(f"ok: a 256-flow table: {reasons[4]} records ended at shutdown, {reasons[5]} one-packet "
+      f"records for lack of resources, per flow the same packets and bytes as tshark")
 PY
