@@ -14,6 +14,7 @@
 #include <rte_hash_crc.h>
 #include <rte_malloc.h>
 #include <rte_mbuf_ptype.h>
+#include <rte_prefetch.h>
 #include <rte_ring_elem.h>
 
 #include "stages/flow_export.h"
@@ -286,6 +287,10 @@ static void fs_process(struct sl_stage *st, struct rte_mbuf **pkts, uint16_t n)
 		rte_hash_lookup_with_hash_bulk(s->h, s->kp + i, s->sig + i,
 					       RTE_MIN(nk - i, RTE_HASH_LOOKUP_BULK_MAX),
 					       s->pos + i);
+	/* The counts of a large table are cache misses: start them all now. */
+	for (uint16_t k = 0; k < nk; k++)
+		if (s->pos[k] >= 0)
+			rte_prefetch0(&s->flows[s->pos[k]]);
 	/* Once a flow ended within this burst its position may be taken by a
 	 * new flow: the positions looked up in bulk no longer hold, so the
 	 * rest of the burst looks up one by one. */
