@@ -22,7 +22,7 @@ static const struct zoo_conf {
     {"balance", "{type: balance}", 3},
     {"dedup", "{type: dedup, window_us: 1000000, entries: 256}", 0},
     {"reorder", "{type: reorder, size: 64, timeout_us: 1}", 0},
-    {"flowstats", "{type: flowstats, max_flows: 64, export: ['json:@DIR@/zf.jsonl']}", 0},
+    {"flowstats", "{type: flowstats, max_flows: 64, export: ['ipfix://127.0.0.1:9']}", 0},
 };
 
 #define ZOO_MAX 64
