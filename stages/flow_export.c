@@ -267,7 +267,7 @@ static void encode(struct sl_flow_exporter *x, const struct sl_flow_rec *r)
 		sl_ipfix_add(&x->msg, r);
 	}
 	if (x->n_json) {
-		if (x->jlen + 512 > JSON_BUF)
+		if (x->jlen + 1024 > JSON_BUF) /* a line is under 600 bytes */
 			flush_json(x);
 		x->jlen += sl_flow_json(x->jbuf + x->jlen, JSON_BUF - x->jlen, r, x->domain);
 		bump(&x->cnt.json_lines, 1);

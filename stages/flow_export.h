@@ -103,7 +103,7 @@ bool sl_ipfix_add(struct sl_ipfix_msg *m, const struct sl_flow_rec *rec);
 size_t sl_ipfix_finish(struct sl_ipfix_msg *m, uint32_t export_s, uint32_t seq, uint32_t domain);
 void sl_ipfix_reset(struct sl_ipfix_msg *m);
 
-/* One JSON object and a newline; returns its length (< 512). */
+/* One JSON object and a newline; returns its length (under 600 bytes). */
 size_t sl_flow_json(char *buf, size_t len, const struct sl_flow_rec *rec, uint32_t domain);
 
 #endif

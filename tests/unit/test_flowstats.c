@@ -552,6 +552,35 @@ static void test_ipfix(void **state)
 	assert_true(msgs >= 1 + 300 / 27);
 }
 
+/* Templates go out again every template_refresh seconds, records or not. */
+static void test_template_refresh(void **state)
+{
+	(void)state;
+	int fd = socket(AF_INET, SOCK_DGRAM, 0);
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	socklen_t sl = sizeof(sa);
+	getsockname(fd, (struct sockaddr *)&sa, &sl);
+	char yaml[256];
+	snprintf(yaml, sizeof(yaml),
+		 "{type: flowstats, max_flows: 64, template_refresh: 1, export: "
+		 "['ipfix://127.0.0.1:%u']}",
+		 ntohs(sa.sin_port));
+	struct sl_harness h;
+	start(&h, yaml);
+	usleep(2500000);
+	sl_h_fini(&h);
+	uint8_t buf[2048];
+	unsigned tmpl = 0;
+	while (recv(fd, buf, sizeof(buf), MSG_DONTWAIT) > 0) {
+		assert_int_equal(rd16(buf + 16), 2);
+		assert_int_equal(rd32(buf + 12), 1); /* observation_domain's default */
+		tmpl++;
+	}
+	close(fd);
+	assert_true(tmpl >= 3 && tmpl <= 4);
+}
+
 /* The encoder alone: no message passes 1400 bytes, whatever the mix. */
 static void test_ipfix_mtu(void **state)
 {
@@ -607,8 +636,9 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_keys_and_bytes), cmocka_unit_test(test_fin_rst),
 	    cmocka_unit_test(test_table_full),	   cmocka_unit_test(test_capacity),
-	    cmocka_unit_test(test_ipfix),	   cmocka_unit_test(test_ipfix_mtu),
-	    cmocka_unit_test(test_config),	   cmocka_unit_test(test_timeouts),
+	    cmocka_unit_test(test_ipfix),	   cmocka_unit_test(test_template_refresh),
+	    cmocka_unit_test(test_ipfix_mtu),	   cmocka_unit_test(test_config),
+	    cmocka_unit_test(test_timeouts),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
 	sl_h_fini(&parse_h);
