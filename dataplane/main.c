@@ -896,6 +896,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "sluice-dp: error: %u packets still in connector rings after 5 s\n",
 			sl_runtime_ring_backlog(rt));
 	rt->stats->state = SL_DP_STOPPED;
+	sl_runtime_finish_stages(rt);
 	sl_runtime_update_port_stats(rt);
 	free(prev);
 	prev = NULL;

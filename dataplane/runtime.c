@@ -699,6 +699,19 @@ int sl_runtime_build(struct sl_runtime *rt, struct sl_runtime *old, char *err, s
 	return rc;
 }
 
+void sl_runtime_finish_stages(struct sl_runtime *rt)
+{
+	const struct sl_config *cfg = rt->cfg;
+	for (unsigned s = 0; rt->inst && s < cfg->n_stages; s++)
+		for (unsigned i = 0; rt->inst[s] && i < cfg->stages[s].instances; i++) {
+			struct sl_stage *st = rt->inst[s][i];
+			if (st && st->type->fini && !st->finished) {
+				st->type->fini(st);
+				st->finished = true;
+			}
+		}
+}
+
 void sl_runtime_free(struct sl_runtime *rt, bool unplug)
 {
 	const struct sl_config *cfg = rt->cfg;
@@ -715,7 +728,7 @@ void sl_runtime_free(struct sl_runtime *rt, bool unplug)
 				struct sl_stage *st = rt->inst[s][i];
 				if (!st)
 					continue;
-				if (st->type->fini)
+				if (st->type->fini && !st->finished)
 					st->type->fini(st);
 				rte_free(st->state);
 				rte_free(st->scratch);

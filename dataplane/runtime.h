@@ -132,6 +132,9 @@ void sl_runtime_rollback(struct sl_runtime *rt, struct sl_runtime *old);
 int sl_runtime_prepare_rings(struct sl_runtime *rt, char *err, size_t len);
 /* Free what rt still owns. unplug: hot-unplug its remaining devices too, so a
  * later graph may add them again (graph loads). */
+/* At a stop, workers done: run every stage's fini now (a capture writes
+ * what it queued), so that the final counters include what they did. */
+void sl_runtime_finish_stages(struct sl_runtime *rt);
 void sl_runtime_free(struct sl_runtime *rt, bool unplug);
 /* Instances the last build took over from the old runtime. */
 unsigned sl_runtime_kept(const struct sl_runtime *rt);

@@ -164,6 +164,7 @@ struct sl_stage {
 	 * written by the core that runs it, or by one thread of its own. */
 	uint64_t *aux;
 	uint32_t n_aux;
+	bool finished; /* fini has run (at a stop, before the final counters) */
 };
 
 typedef void (*sl_process_fn)(struct sl_stage *st, struct rte_mbuf **pkts, uint16_t n);

@@ -145,12 +145,16 @@ def cmd_account(path, min_pkts="0"):
         sys.exit(f"FAIL: ports sent {tx_port} but port_tx stages handed over {sent}")
     drops = sum(sum(s["drops"].values()) for s in stats["stages"])
     full = sum(c["dropped_full"] for c in stats["connectors"])
-    if total_in != sent + drops + full:
-        sys.exit(f"FAIL: in {total_in} != sent {sent} + stage drops {drops} + ring drops {full}")
+    # Each packet a mirror takes in leaves it twice.
+    made = sum(s["in"] for s in stats["stages"] if s["type"] == "mirror")
+    if total_in + made != sent + drops + full:
+        sys.exit(f"FAIL: in {total_in} + mirrored {made} != sent {sent} + stage drops {drops} "
+                 f"+ ring drops {full}")
     if total_in < int(min_pkts):
         sys.exit(f"FAIL: only {total_in} packets, wanted at least {min_pkts}")
-    print(f"ok: {total_in} in = {sent} sent + {drops} stage drops + {full} ring-full drops; "
-          f"every stage and connector balances")
+    copies = f" + {made} mirrored" if made else ""
+    print(f"ok: {total_in} in{copies} = {sent} sent + {drops} stage drops + {full} ring-full "
+          f"drops; every stage and connector balances")
 
 
 if __name__ == "__main__":

@@ -20,9 +20,10 @@ void sl_h_eal(const char *prefix, unsigned n_mbufs)
 {
 	char fp[64];
 	snprintf(fp, sizeof(fp), "%s_%d", prefix, (int)getpid());
-	char *argv[] = {"harness",     "--no-huge",	"-m", "256",	  "--no-pci",
-			"--no-shconf", "--file-prefix", fp,   "--lcores", "0@0",
-			"--log-level", "lib.eal:error"};
+	char *argv[] = {"harness", "--no-huge", "-m", "256", "--no-pci", "--no-shconf",
+			"--file-prefix", fp, "--lcores", "0@0", "--log-level", "lib.eal:error",
+			/* capture's pcapng interface hangs off an ethdev port */
+			"--vdev", "net_null_harness0"};
 	if (rte_eal_init((int)RTE_DIM(argv), argv) < 0) {
 		fprintf(stderr, "harness: EAL init failed\n");
 		exit(1);

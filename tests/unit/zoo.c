@@ -20,8 +20,26 @@ static const struct zoo_conf {
     {"pass", "{type: pass}", 0},
     {"drop", "{type: drop}", 0},
     {"balance", "{type: balance}", 3},
+    {"capture", "{type: capture, file: @DIR@/zoo.pcapng, snaplen: 100, queue: 64}", 0},
     {"dedup", "{type: dedup, window_us: 1000000, entries: 256}", 0},
     {"reorder", "{type: reorder, size: 64, timeout_us: 1}", 0},
+    {"rewrite",
+     "{type: rewrite, ops: [swap_macs, 'push_vlan 5 pcp 1', 'set_dscp 46', dec_ttl, pop_vlan, "
+     "'set_src_mac 02:00:00:00:00:01', pop_vlan]}",
+     0},
+    {"meter", "{type: meter, mode: trtcm, cir: 1000, cbs: 3000, pir: 2000, pbs: 4000}", 0},
+    {"sample", "{type: sample, probability: 0.5}", 0},
+    {"mirror", "{type: mirror}", 0},
+    /* Indexed loads, small-constant jsets (both worked round), lengths. */
+    {"filter",
+     "{type: filter, expr: 'vlan and tcp[tcpflags] & tcp-syn != 0 or ip6 and udp port 53 or "
+     "ip[6:2] & 0x1fff != 0 or ether[ether[14] & 0xf] = 2 or greater 100'}",
+     0},
+    /* The example program (meson builds it); outputs: 3, so ICMP is out of range. */
+    {"bpf",
+     "{type: bpf, object: '" SLUICE_BUILD_ROOT "/config/examples/steer.bpf.o', section: steer, "
+     "outputs: 3}",
+     0},
     {"flowstats", "{type: flowstats, max_flows: 64, export: ['ipfix://127.0.0.1:9']}", 0},
 };
 
