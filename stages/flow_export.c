@@ -435,13 +435,15 @@ size_t sl_flow_export_put_wait(struct sl_flow_exporter *x, const struct sl_flow_
 	return put;
 }
 
-void sl_flow_export_close(struct sl_flow_exporter *x)
+void sl_flow_export_close(struct sl_flow_exporter *x, struct sl_flow_export_stats *last)
 {
 	if (!x)
 		return;
 	__atomic_store_n(&x->stop, 1, __ATOMIC_RELEASE);
 	if (x->started)
 		pthread_join(x->thread, NULL);
+	if (last)
+		sl_flow_export_stats(x, last);
 	rte_ring_free(x->ring);
 	close_fds(x);
 	free(x);

@@ -73,8 +73,9 @@ struct rte_ring *sl_flow_export_ring(struct sl_flow_exporter *x);
 size_t sl_flow_export_put_wait(struct sl_flow_exporter *x, const struct sl_flow_rec *recs,
 			       size_t n);
 /* Management thread: let the thread encode everything queued, stop it,
- * close the targets and free x (NULL: nothing). */
-void sl_flow_export_close(struct sl_flow_exporter *x);
+ * close the targets and free x (NULL: nothing). last (optional) gets the
+ * final counts. */
+void sl_flow_export_close(struct sl_flow_exporter *x, struct sl_flow_export_stats *last);
 /* The counts so far (relaxed reads; any thread). */
 void sl_flow_export_stats(const struct sl_flow_exporter *x, struct sl_flow_export_stats *out);
 

@@ -263,14 +263,82 @@ static inline void forget(struct fs_state *s, uint32_t p, const struct sl_flow_k
 	s->active--;
 }
 
+/* The exporter's counts into aux, which only the worker writes (a graph
+ * load may move aux; the exporter never touches it). */
+static void mirror(struct sl_stage *st)
+{
+	const struct fs_state *s = st->state;
+	struct sl_flow_export_stats xs;
+	uint64_t *a = st->aux;
+	sl_flow_export_stats(s->x, &xs);
+	a[AUX_EXPORTED] = xs.records;
+	a[AUX_MESSAGES] = xs.messages;
+	a[AUX_SEND_ERRORS] = xs.send_errors;
+	a[AUX_JSON_LINES] = xs.json_lines;
+	a[AUX_WRITE_ERRORS] = xs.write_errors;
+}
+
+/* The amortized expiry scan, then every record of this burst (or tick) to
+ * the exporter's ring, then the counters. */
+static void expire_and_hand_off(struct sl_stage *st, uint64_t now)
+{
+	struct fs_state *s = st->state;
+	uint64_t idle = 0, act = 0;
+	uint64_t el = now > s->last_scan_ms ? RTE_MIN(now - s->last_scan_ms, s->sweep_ms) : 0;
+	s->last_scan_ms = RTE_MAX(now, s->last_scan_ms);
+	s->credit += el * s->cap;
+	uint64_t owed = s->credit / s->sweep_ms;
+	if (owed > FS_SCAN_MAX) {
+		owed = FS_SCAN_MAX;
+		s->credit = 0;
+	} else {
+		s->credit -= owed * s->sweep_ms;
+	}
+	for (uint32_t j = 0, lim = (uint32_t)RTE_MIN(owed, (uint64_t)s->cap); j < lim; j++) {
+		uint32_t p = s->cursor;
+		s->cursor = p + 1 == s->cap ? 0 : p + 1;
+		struct fs_flow *f = &s->flows[p];
+		uint8_t why;
+		void *kp;
+		if (!f->used || !(why = timed_out(s, f, now)) ||
+		    rte_hash_get_key_with_position(s->h, (int32_t)p, &kp) < 0)
+			continue;
+		struct sl_flow_rec *r = emit(s, kp, f, why);
+		forget(s, p, &r->key);
+		idle += why == SL_FLOW_END_IDLE;
+		act += why == SL_FLOW_END_ACTIVE;
+	}
+	unsigned sent = 0;
+	if (s->n_recs)
+		sent = rte_ring_sp_enqueue_burst_elem(s->ring, s->recs, sizeof(s->recs[0]),
+						      s->n_recs, NULL);
+	if (likely(st->aux != NULL)) {
+		uint64_t *a = st->aux;
+		a[AUX_FLOWS] = s->active;
+		a[AUX_RECORDS] += sent;
+		a[AUX_LOST] += s->n_recs - sent; /* a full ring: counted, never waited on */
+		a[AUX_END_IDLE] += idle;
+		a[AUX_END_ACTIVE] += act;
+		mirror(st);
+	}
+	s->n_recs = 0;
+}
+
+/* On the worker about every 50 us, traffic or not: flows of a silent input
+ * still end on their timeouts, and the exporter's counts settle. */
+static void fs_tick(struct sl_stage *st)
+{
+	struct fs_state *s = st->state;
+	expire_and_hand_off(st, now_ms(s, rte_rdtsc()));
+}
+
 static void fs_process(struct sl_stage *st, struct rte_mbuf **pkts, uint16_t n)
 {
 	struct fs_state *s = st->state;
 	uint64_t now = now_ms(s, rte_rdtsc());
-	uint64_t non_ip = 0, unparsed = 0, full = 0, fin = 0, idle = 0, act = 0;
+	uint64_t non_ip = 0, unparsed = 0, full = 0, fin = 0;
 	uint16_t nk = 0;
 
-	s->n_recs = 0;
 	for (uint16_t i = 0; i < n; i++) {
 		int r = flow_key(pkts[i], &s->keys[nk], &s->bytes[nk], &s->tflags[nk]);
 		if (r == KEY_OK) {
@@ -326,55 +394,14 @@ static void fs_process(struct sl_stage *st, struct rte_mbuf **pkts, uint16_t n)
 			fin++;
 		}
 	}
-	/* Amortized expiry: a bounded stretch of the table per burst. */
-	uint64_t el = now > s->last_scan_ms ? RTE_MIN(now - s->last_scan_ms, s->sweep_ms) : 0;
-	s->last_scan_ms = RTE_MAX(now, s->last_scan_ms);
-	s->credit += el * s->cap;
-	uint64_t owed = s->credit / s->sweep_ms;
-	if (owed > FS_SCAN_MAX) {
-		owed = FS_SCAN_MAX;
-		s->credit = 0;
-	} else {
-		s->credit -= owed * s->sweep_ms;
-	}
-	for (uint32_t j = 0, lim = (uint32_t)RTE_MIN(owed, (uint64_t)s->cap); j < lim; j++) {
-		uint32_t p = s->cursor;
-		s->cursor = p + 1 == s->cap ? 0 : p + 1;
-		struct fs_flow *f = &s->flows[p];
-		uint8_t why;
-		void *kp;
-		if (!f->used || !(why = timed_out(s, f, now)) ||
-		    rte_hash_get_key_with_position(s->h, (int32_t)p, &kp) < 0)
-			continue;
-		struct sl_flow_rec *r = emit(s, kp, f, why);
-		forget(s, p, &r->key);
-		idle += why == SL_FLOW_END_IDLE;
-		act += why == SL_FLOW_END_ACTIVE;
-	}
-	unsigned sent = 0;
-	if (s->n_recs)
-		sent = rte_ring_sp_enqueue_burst_elem(s->ring, s->recs, sizeof(s->recs[0]),
-						      s->n_recs, NULL);
 	if (likely(st->aux != NULL)) {
 		uint64_t *a = st->aux;
-		struct sl_flow_export_stats xs;
-		a[AUX_FLOWS] = s->active;
-		a[AUX_RECORDS] += sent;
-		a[AUX_LOST] += s->n_recs - sent; /* a full ring: counted, never waited on */
 		a[AUX_TABLE_FULL] += full;
-		a[AUX_END_IDLE] += idle;
-		a[AUX_END_ACTIVE] += act;
 		a[AUX_END_FIN_RST] += fin;
 		a[AUX_NON_IP] += non_ip;
 		a[AUX_UNPARSED] += unparsed;
-		/* The exporter's counts, mirrored: only this core writes aux. */
-		sl_flow_export_stats(s->x, &xs);
-		a[AUX_EXPORTED] = xs.records;
-		a[AUX_MESSAGES] = xs.messages;
-		a[AUX_SEND_ERRORS] = xs.send_errors;
-		a[AUX_JSON_LINES] = xs.json_lines;
-		a[AUX_WRITE_ERRORS] = xs.write_errors;
 	}
+	expire_and_hand_off(st, now);
 	sl_forward(st, 0, pkts, n);
 }
 
@@ -452,7 +479,7 @@ static void fs_fini(struct sl_stage *st)
 	uint64_t now = now_ms(s, rte_rdtsc());
 	enum { CHUNK = 1024 };
 	struct sl_flow_rec *batch = malloc(CHUNK * sizeof(*batch));
-	size_t nb = 0;
+	size_t nb = 0, tried = 0, put = 0;
 	for (uint32_t p = 0; batch && p < s->cap; p++) {
 		struct fs_flow *f = &s->flows[p];
 		void *kp;
@@ -469,16 +496,33 @@ static void fs_fini(struct sl_stage *st)
 		r->first_ms = f->first_ms;
 		r->last_ms = f->last_ms;
 		if (nb == CHUNK) {
-			sl_flow_export_put_wait(s->x, batch, nb);
+			put += sl_flow_export_put_wait(s->x, batch, nb);
+			tried += nb;
 			nb = 0;
 		}
 	}
-	if (nb)
-		sl_flow_export_put_wait(s->x, batch, nb);
+	if (nb) {
+		put += sl_flow_export_put_wait(s->x, batch, nb);
+		tried += nb;
+	}
 	free(batch);
-	sl_flow_export_close(s->x);
+	struct sl_flow_export_stats xs;
+	sl_flow_export_close(s->x, &xs);
 	s->x = NULL;
 	fs_free(s);
+	/* The worker is gone: the last figures are the fini's to give (they
+	 * are read after every fini at a stop). */
+	if (st->aux) {
+		uint64_t *a = st->aux;
+		a[AUX_RECORDS] += put;
+		a[AUX_LOST] += tried - put;
+		a[AUX_FLOWS] = s->active = 0;
+		a[AUX_EXPORTED] = xs.records;
+		a[AUX_MESSAGES] = xs.messages;
+		a[AUX_SEND_ERRORS] = xs.send_errors;
+		a[AUX_JSON_LINES] = xs.json_lines;
+		a[AUX_WRITE_ERRORS] = xs.write_errors;
+	}
 }
 
 static struct sl_stage_type flowstats_stage = {
@@ -494,6 +538,7 @@ static struct sl_stage_type flowstats_stage = {
     .n_aux = fs_n_aux,
     .init = fs_init,
     .fini = fs_fini,
+    .tick = fs_tick,
     .process = fs_process,
 };
 

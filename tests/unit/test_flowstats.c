@@ -552,6 +552,30 @@ static void test_ipfix(void **state)
 	assert_true(msgs >= 1 + 300 / 27);
 }
 
+/* The worker's tick ends flows of an input that fell silent. */
+static void test_tick(void **state)
+{
+	(void)state;
+	struct sl_harness h;
+	start(&h, "{type: flowstats, max_flows: 64, idle_timeout: 1, export: ['json:tick.jsonl']}");
+	feed1(&h, (struct fr){1, 3, 17, 1, 10, 20, 0, 0, 0});
+	h.st.type->tick(&h.st);
+	assert_int_equal(aux(&h, "flows"), 1);
+	usleep(1300000);
+	h.st.type->tick(&h.st);
+	assert_int_equal(aux(&h, "end_idle"), 1);
+	assert_int_equal(aux(&h, "flows"), 0);
+	assert_int_equal(aux(&h, "records"), 1);
+	h.st.type->fini(&h.st);			  /* again in sl_h_fini: a no-op */
+	assert_int_equal(aux(&h, "exported"), 1); /* fini gives the last figures */
+	assert_int_equal(aux(&h, "json_lines"), 1);
+	sl_h_fini(&h);
+	struct rec r[4];
+	assert_int_equal(read_recs("tick.jsonl", r, 4), 1);
+	assert_int_equal(r[0].reason, SL_FLOW_END_IDLE);
+	assert_int_equal(r[0].vlan, 3);
+}
+
 /* Templates go out again every template_refresh seconds, records or not. */
 static void test_template_refresh(void **state)
 {
@@ -634,10 +658,15 @@ int main(void)
 	if (sl_h_init(&parse_h, "{type: parse}", NULL, 0, err, sizeof(err)) < 0)
 		return 1;
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_keys_and_bytes), cmocka_unit_test(test_fin_rst),
-	    cmocka_unit_test(test_table_full),	   cmocka_unit_test(test_capacity),
-	    cmocka_unit_test(test_ipfix),	   cmocka_unit_test(test_template_refresh),
-	    cmocka_unit_test(test_ipfix_mtu),	   cmocka_unit_test(test_config),
+	    cmocka_unit_test(test_keys_and_bytes),
+	    cmocka_unit_test(test_fin_rst),
+	    cmocka_unit_test(test_table_full),
+	    cmocka_unit_test(test_capacity),
+	    cmocka_unit_test(test_ipfix),
+	    cmocka_unit_test(test_tick),
+	    cmocka_unit_test(test_template_refresh),
+	    cmocka_unit_test(test_ipfix_mtu),
+	    cmocka_unit_test(test_config),
 	    cmocka_unit_test(test_timeouts),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
