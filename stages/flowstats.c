@@ -20,12 +20,12 @@
 #include "stages/flow_export.h"
 #include "stages/stage.h"
 
-/* Expiry is amortized: each burst scans a bounded stretch of the table from
- * a cursor, as many slots as the time since the last burst earns at a pace
- * of one whole sweep per sweep_ms (a quarter of the shorter timeout, at
- * least 100 ms), and never more than FS_SCAN_MAX. At high packet rates
- * that is a slot or two per burst; a record ends within sweep_ms of its
- * timeout as long as packets arrive. */
+/* Expiry is amortized: each burst, and each worker tick (so a silent input
+ * too), scans a bounded stretch of the table from a cursor, as many slots as
+ * the time since the last scan earns at a pace of one whole sweep per
+ * sweep_ms (a quarter of the shorter timeout, at least 100 ms), and never
+ * more than FS_SCAN_MAX. At high packet rates that is a slot or two per
+ * burst; a record ends within sweep_ms of its timeout. */
 #define FS_SCAN_MAX 1024
 #define FS_MIN_SWEEP_MS 100
 #define FS_RING_SLOTS 65536 /* records between the worker and the exporter */
