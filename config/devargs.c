@@ -270,6 +270,24 @@ static int walk_nofollow(const char *dir, const char *rel, const char **last)
 	return fd;
 }
 
+/* The directory holding path (checked to lie inside one of dirs), walked
+ * down from the longest such dir without following links: an O_PATH fd,
+ * with *last its final component; or -1 with msg. */
+static int open_parent(const char *path, char *const *dirs, unsigned n_dirs, const char **last,
+		       char *msg, size_t len)
+{
+	const char *dir = NULL;
+	for (unsigned i = 0; i < n_dirs; i++)
+		if (sl_path_inside(path, dirs[i]) && (!dir || strlen(dirs[i]) > strlen(dir)))
+			dir = dirs[i];
+	size_t dl = strlen(dir);
+	int dfd = walk_nofollow(dir, path + (dl == 1 ? 1 : dl + 1), last);
+	if (dfd < 0)
+		snprintf(msg, len, "'%s': cannot open its directory without following links: %s",
+			 path, strerror(errno));
+	return dfd;
+}
+
 int sl_devargs_pin(const char *devargs, char *const *dirs, unsigned n_dirs, char *out,
 		   size_t outlen, int *fds, unsigned max_fds, unsigned *n_fds, char *msg,
 		   size_t len)
@@ -292,20 +310,10 @@ int sl_devargs_pin(const char *devargs, char *const *dirs, unsigned n_dirs, char
 		if (check_path(v, vl, dirs, n_dirs, msg, len) < 0)
 			return -1;
 		snprintf(path, sizeof(path), "%.*s", (int)vl, v);
-		const char *dir = NULL;
-		for (unsigned i = 0; i < n_dirs; i++)
-			if (sl_path_inside(path, dirs[i]) &&
-			    (!dir || strlen(dirs[i]) > strlen(dir)))
-				dir = dirs[i];
 		const char *last;
-		size_t dl = strlen(dir);
-		int dfd = walk_nofollow(dir, path + (dl == 1 ? 1 : dl + 1), &last);
-		if (dfd < 0) {
-			snprintf(msg, len,
-				 "'%s': cannot open its directory without following links: %s",
-				 path, strerror(errno));
+		int dfd = open_parent(path, dirs, n_dirs, &last, msg, len);
+		if (dfd < 0)
 			return -1;
-		}
 		enum file_use use = file_use(k, kl);
 		int fd = dfd;
 		char repl[96];
@@ -363,20 +371,10 @@ int sl_path_open(const char *path, bool write, bool untrusted, char *const *dirs
 	if (untrusted) {
 		if (check_path(path, strlen(path), dirs, n_dirs, msg, len) < 0)
 			return -1;
-		const char *dir = NULL;
-		for (unsigned i = 0; i < n_dirs; i++)
-			if (sl_path_inside(path, dirs[i]) &&
-			    (!dir || strlen(dirs[i]) > strlen(dir)))
-				dir = dirs[i];
 		const char *last;
-		size_t dl = strlen(dir);
-		int dfd = walk_nofollow(dir, path + (dl == 1 ? 1 : dl + 1), &last);
-		if (dfd < 0) {
-			snprintf(msg, len,
-				 "'%s': cannot open its directory without following links: %s",
-				 path, strerror(errno));
+		int dfd = open_parent(path, dirs, n_dirs, &last, msg, len);
+		if (dfd < 0)
 			return -1;
-		}
 		fd = openat(dfd, last, flags | O_NOFOLLOW, 0640);
 		int e = errno;
 		close(dfd);

@@ -157,6 +157,10 @@ static inline uint16_t parse_ipv6(struct rte_mbuf *m, uint32_t off, uint32_t len
 		nh = x[0];
 		l4 += hl;
 	}
+	/* The mbuf's l3_len has 9 bits: a longer chain could not be recorded,
+	 * and a wrapped length would send later stages into the payload. */
+	if (l4 - off > 511)
+		return PARSE_IPV6_EXT_OVERRUN;
 	*ptype |= ext ? RTE_PTYPE_L3_IPV6_EXT : RTE_PTYPE_L3_IPV6;
 	m->l3_len = l4 - off;
 	if (frag) { /* first fragment or not: L4_FRAG only, as for IPv4 */

@@ -26,7 +26,8 @@ set +e
 rc=$?
 set -e
 [ $rc -eq 1 ] || fail "bad config: exit $rc, want 1"
-grep -qx "$TMP/bad.yaml:6:19: unknown stage type 'dorp' (known: balance, drop, parse, pass, port_rx, port_tx)" "$TMP/out.txt" ||
+# The list of known types grows with the build: its start and a member.
+grep -q "^$TMP/bad.yaml:6:19: unknown stage type 'dorp' (known: acl, balance, .*drop, " "$TMP/out.txt" ||
 	{ cat "$TMP/out.txt"; fail "bad config: message"; }
 [ ! -e /var/run/dpdk/"$PREFIX" ] || fail "EAL started for a bad config"
 if "$GEN" -o "$TMP/x.pcap" --ipv6 2 2>/dev/null; then fail "sl-gentrace accepted --ipv6 2"; fi

@@ -42,7 +42,7 @@ grep -qF "sluicectl: $TMP/missing.yaml:1:1: cannot open: No such file or directo
 mk syntax 's/  ingress: \[rx, parse\]/  ingress: [rx, parse/'
 bad syntax "invalid_config (config): $TMP/syntax.yaml:"
 mk badtype 's/type: parse/type: prase/'
-bad badtype "invalid_config (config): $TMP/badtype.yaml:10:20: unknown stage type 'prase' (known: balance, drop, parse, pass, port_rx, port_tx)"
+bad badtype "invalid_config (config): $TMP/badtype.yaml:10:20: unknown stage type 'prase' (known: acl, balance, "
 mk dangling 's/rx -> parse -> fwd -> tx/rx -> parse -> fwd -> tx9/'
 bad dangling "invalid_config (config): $TMP/dangling.yaml:14:29: connector names unknown stage 'tx9'"
 mk cycle 's/    fwd:   { type: pass }/    fwd:   { type: pass }\n    p2:    { type: pass }\n    p3:    { type: pass }/; s/    - rx -> parse -> fwd -> tx/    - rx -> parse -> fwd -> tx\n    - p2 -> p3 -> p2/'

@@ -71,7 +71,7 @@ static const struct bad_case cases[] = {
      "3:34: port 'out0' uses the same devargs as port 'in0'"},
     {"unknown stage type",
      {{7, "    p: { type: parsr }"}},
-     "7:16: unknown stage type 'parsr' (known: balance, ..."},
+     "7:16: unknown stage type 'parsr' (known: acl, balance, ..."},
     {"unknown stage key",
      {{7, "    p: { type: parse, depth: 3 }"}},
      "7:23: unknown key 'depth' for stage type parse (expected one of: type, instances)"},

@@ -19,6 +19,7 @@
 
 #include "drivers/port.h"
 #include "stages/stage.h"
+#include "tests/unit/harness.h"
 
 static struct rte_mempool *pool;
 
@@ -75,33 +76,6 @@ static void harness_fini(struct harness *h)
 {
 	free(h->scratch);
 	free_captured();
-}
-
-static void ext_free(void *addr, void *opaque)
-{
-	free(addr);
-	free(opaque);
-}
-
-/* An mbuf whose data is a malloc'd copy of frame, exactly len bytes long. */
-static struct rte_mbuf *frame_mbuf(const uint8_t *frame, uint16_t len)
-{
-	struct rte_mbuf *m = rte_pktmbuf_alloc(pool);
-	assert_non_null(m);
-	uint8_t *buf = malloc(len ? len : 1);
-	struct rte_mbuf_ext_shared_info *sh = calloc(1, sizeof(*sh));
-	assert_non_null(buf);
-	assert_non_null(sh);
-	if (len)
-		memcpy(buf, frame, len);
-	sh->free_cb = ext_free;
-	sh->fcb_opaque = sh;
-	rte_mbuf_ext_refcnt_set(sh, 1);
-	rte_pktmbuf_attach_extbuf(m, buf, 0, len, sh);
-	m->data_off = 0;
-	m->data_len = len;
-	m->pkt_len = len;
-	return m;
 }
 
 static int drop_index(const struct sl_stage_type *t, const char *name)
@@ -167,7 +141,7 @@ static size_t vlan_ipv6_tcp(uint8_t *b)
 
 static void run_one(struct harness *h, const uint8_t *f, uint16_t len)
 {
-	struct rte_mbuf *m = frame_mbuf(f, len);
+	struct rte_mbuf *m = sl_h_mbuf(f, len);
 	sl_stage_call(&h->st, &m, 1);
 }
 
@@ -305,7 +279,7 @@ static void test_parse_random_bursts(void **state)
 				f[13] = f[12] == 0x08 ? 0x00 : 0xdd;
 				f[14] = (uint8_t)((f[12] == 0x08 ? 0x40 : 0x60) | (f[14] & 0x0f));
 			}
-			pkts[i] = frame_mbuf(f, len);
+			pkts[i] = sl_h_mbuf(f, len);
 		}
 		sl_stage_call(&h.st, pkts, 64);
 		free_captured();
@@ -368,7 +342,7 @@ static struct rte_mbuf *chained_mbuf(const uint8_t *frame, uint32_t len, const u
 		uint16_t l = i + 1 < n_seg ? seg[i] : (uint16_t)RTE_MIN(len - off, 60000u);
 		if (l > len - off)
 			l = (uint16_t)(len - off);
-		struct rte_mbuf *m = frame_mbuf(frame + off, l);
+		struct rte_mbuf *m = sl_h_mbuf(frame + off, l);
 		if (!head)
 			head = m;
 		else
@@ -512,7 +486,7 @@ static void test_balance_without_parse(void **state)
 			uint8_t a = (uint8_t)flow, b = (uint8_t)(flow + 100);
 			f[5] = dir ? b : a;
 			f[11] = dir ? a : b;
-			struct rte_mbuf *m = frame_mbuf(f, (uint16_t)n);
+			struct rte_mbuf *m = sl_h_mbuf(f, (uint16_t)n);
 			m->packet_type = types[0];
 			m->l2_len = 14;
 			m->l3_len = 20;
@@ -565,7 +539,7 @@ static void test_tx_retries_dead_link(void **state)
 	struct rte_mbuf *pkts[8];
 	uint8_t f[64];
 	for (int i = 0; i < 8; i++)
-		pkts[i] = frame_mbuf(f, (uint16_t)ipv4_udp(f, 1, 2, 3, 4));
+		pkts[i] = sl_h_mbuf(f, (uint16_t)ipv4_udp(f, 1, 2, 3, 4));
 	/* 100000 retries on a queue that never takes anything: given up once
 	 * SL_TX_RETRY_US passed without progress, long before the count ran
 	 * out (each call here costs nanoseconds). */
@@ -595,6 +569,7 @@ int main(void)
 	pool = rte_pktmbuf_pool_create("test", 16383, 0, 0, 0, SOCKET_ID_ANY);
 	if (!pool)
 		return 1;
+	sl_h_pool = pool; /* sl_h_mbuf's frames come from it */
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_parse_good_frames),
 	    cmocka_unit_test(test_parse_malformed),

@@ -14,7 +14,8 @@
 static const struct zoo_conf {
 	const char *type;
 	const char *yaml;
-	uint16_t n_outputs; /* 0: the type's (or its configured) count */
+	uint16_t n_outputs;	 /* 0: the type's (or its configured) count */
+	const char *file, *text; /* a file the stage reads: written into DIR first */
 } zoo_confs[] = {
     {"parse", "{type: parse}", 0},
     {"pass", "{type: pass}", 0},
@@ -40,6 +41,9 @@ static const struct zoo_conf {
      "{type: bpf, object: '" SLUICE_BUILD_ROOT "/config/examples/steer.bpf.o', section: steer, "
      "outputs: 3}",
      0},
+    {"acl", "{type: acl, rules: zoo-acl.txt, outputs: [a, b], default: b, max_rules: 8}", 0,
+     "zoo-acl.txt",
+     "10 10.0.0.0/8 * * 1024-65535 tcp a\n5 * * * * icmp drop\n1 ::/0 ::/0 * 0-100 any a\n"},
     {"flowstats", "{type: flowstats, max_flows: 64, export: ['ipfix://127.0.0.1:9']}", 0},
 };
 
@@ -89,6 +93,13 @@ void sl_zoo_init(const char *dir)
 			die(t->name, "has no configuration in the zoo (tests/unit/zoo.c): add one");
 		if (n_zoo == ZOO_MAX)
 			die(t->name, "zoo full");
+		if (zc->file) {
+			char p[512];
+			snprintf(p, sizeof(p), "%s/%s", dir, zc->file);
+			FILE *f = fopen(p, "w");
+			if (!f || fputs(zc->text, f) < 0 || fclose(f) != 0)
+				die(t->name, "cannot write its file");
+		}
 		char *yaml = expand(zc->yaml, dir);
 		if (sl_h_init(&zoo[n_zoo], yaml, dir, zc->n_outputs, err, sizeof(err)) < 0)
 			die(t->name, err);
