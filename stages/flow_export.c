@@ -284,8 +284,12 @@ static void *exporter_main(void *arg)
 		}
 		unsigned n = rte_ring_sc_dequeue_burst_elem(x->ring, x->batch, sizeof(x->batch[0]),
 							    BATCH, NULL);
-		for (unsigned i = 0; i < n; i++)
-			encode(x, &x->batch[i]);
+		/* IPv4 first, then IPv6: a message then holds one or two
+		 * sets, not a set header per change of template. */
+		for (unsigned v6 = 0; v6 < 2; v6++)
+			for (unsigned i = 0; i < n; i++)
+				if (x->batch[i].key.v6 == v6)
+					encode(x, &x->batch[i]);
 		bump(&x->cnt.records, n);
 		if (n)
 			continue;
