@@ -7,7 +7,9 @@
 # counts over the input; the IPFIX captured on lo must decode in tshark
 # without an error, a warning (tshark checks the sequence numbers) or a
 # malformed packet, and every message fits 1400 bytes. A second replay into
-# a 256-flow table checks the one-packet lack-of-resources records.
+# a 256-flow table checks the one-packet lack-of-resources records, and a
+# third, of 4,000,000 distinct flows into max_flows 4000000, that none is
+# lost or merged.
 . "$(dirname "$0")/lib.sh"
 
 command -v nfcapd > /dev/null || fail "nfcapd not installed (tools/setup installs nfdump)"
@@ -212,4 +214,65 @@ assert reasons[4] == 256, reasons
 assert set(reasons) == {4, 5}, reasons
 print(f"ok: a 256-flow table: {reasons[4]} records ended at shutdown, {reasons[5]} one-packet "
       f"records for lack of resources, per flow the same packets and bytes as tshark")
+PY
+
+# Capacity: max_flows 4,000,000 and a trace of exactly 4,000,000 distinct
+# flows (one 60-byte packet each; IPv4 and IPv6, a third tagged): every flow
+# gets its own record, none is lost to a full table or ring, none merged.
+# Without hugepages (the table alone is about 440 MB), so the test does not
+# take the machine's reserve.
+python3 - "$TMP/big.pcap" << 'PY'
+import struct, sys
+N = 4000000
+out = open(sys.argv[1], "wb", buffering=1 << 22)
+out.write(struct.pack("<IHHiIII", 0xa1b2c3d4, 2, 4, 0, 0, 65535, 1))
+eth = b"\x02\0\0\0\0\x01\x02\0\0\0\0\x02"
+for i in range(N):
+    tag = struct.pack("!HH", 0x8100, 1 + i % 4000) if i % 3 == 0 else b""
+    udp = struct.pack("!HHHH", 1000 + i % 50000, 53, 16, 0) + bytes(8)
+    if i % 4 == 0:
+        ip = (struct.pack("!IHBB", 0x60000000, 16, 17, 64) + b"\xfd" + bytes(11) +
+              struct.pack("!I", i) + b"\xfd" + bytes(14) + b"\x01")
+        f = eth + tag + b"\x86\xdd" + ip + udp
+    else:
+        ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 36, 0, 0, 64, 17, 0,
+                         struct.pack("!I", 10 << 24 | i), b"\xc0\xa8\0\x01")
+        f = eth + tag + b"\x08\x00" + ip + udp
+    f += bytes(max(0, 60 - len(f)))
+    out.write(struct.pack("<IIII", 1700000000 + i // 1000000, i % 1000000, len(f), len(f)) + f)
+PY
+cat > "$TMP/big.yaml" << YAML
+ports:
+  in0:  { driver: dpdk, devargs: "net_pcap0,rx_pcap=$TMP/big.pcap" }
+  out0: { driver: dpdk, devargs: "net_null1" }
+graph:
+  stages:
+    rx:    { type: port_rx, port: in0 }
+    parse: { type: parse }
+    fs:    { type: flowstats, max_flows: 4000000, idle_timeout: 3600, active_timeout: 3600,
+             export: [ "ipfix://127.0.0.1:$PORT" ] }
+    tx:    { type: port_tx, port: out0 }
+  connectors:
+    - rx -> parse -> fs -> tx
+clusters:
+  c: [rx, parse, fs, tx]
+mapping:
+  c: { core: 0 }
+dataplane:
+  name: $PREFIX
+  cores: [0]
+YAML
+DP_TIMEOUT=200 run_dp -c "$TMP/big.yaml" --no-huge --mem 1500 --idle-exit 2 \
+	--stats-json "$TMP/big-stats.json" > "$TMP/dp3.log" 2>&1 ||
+	{ cat "$TMP/dp3.log"; fail "sluice-dp (4M flows) exited non-zero"; }
+rm -f "$TMP/big.pcap"
+python3 - "$TMP/big-stats.json" << 'PY'
+import json, sys
+s = {x["name"]: x for x in json.load(open(sys.argv[1]))["stages"]}["fs"]
+c = s["counters"]
+assert s["in"] == 4000000, s
+assert c["records"] == c["exported"] == 4000000, c
+for k in ("records_lost", "table_full", "non_ip", "unparsed", "end_idle", "end_active", "end_fin_rst"):
+    assert c[k] == 0, (k, c)
+print(f"ok: max_flows 4000000: 4000000 distinct flows, 4000000 records, none lost or merged")
 PY
