@@ -44,6 +44,7 @@ static const struct zoo_conf {
     {"acl", "{type: acl, rules: zoo-acl.txt, outputs: [a, b], default: b, max_rules: 8}", 0,
      "zoo-acl.txt",
      "10 10.0.0.0/8 * * 1024-65535 tcp a\n5 * * * * icmp drop\n1 ::/0 ::/0 * 0-100 any a\n"},
+    {"flowstats", "{type: flowstats, max_flows: 64, export: ['ipfix://127.0.0.1:9']}", 0},
 };
 
 #define ZOO_MAX 64
