@@ -18,6 +18,7 @@
 
 #include "stages/emit.h"
 #include "stages/pkt_clock.h"
+#include "stages/pkt_key.h"
 #include "stages/stage.h"
 
 enum {
@@ -36,22 +37,9 @@ static const char *const win_aux_names[AUX_N] = {"records",    "records_lost",	 
 						 "json_lines", "json_write_errors"};
 static const char *const win_outputs[] = {"out"};
 
-/* The fields a key is made of; distinct counts are kept for the address and
- * port fields that are not in it. */
-enum { F_SRC = 1, F_DST = 2, F_SPORT = 4, F_DPORT = 8, F_PROTO = 16 };
+/* Distinct counts are kept for the address and port fields not in the key. */
 #define N_DIST 4 /* src, dst, sport, dport */
 static const char *const dist_names[N_DIST] = {"src", "dst", "sport", "dport"};
-
-static const struct {
-	const char *name;
-	unsigned fields;
-} key_kinds[] = {
-    {"5tuple", F_SRC | F_DST | F_SPORT | F_DPORT | F_PROTO},
-    {"src", F_SRC},
-    {"dst", F_DST},
-    {"dport", F_DPORT | F_PROTO},
-    {"src_dst", F_SRC | F_DST},
-};
 
 #define MAX_OPEN 64 /* windows open at once: size / slide */
 
@@ -64,18 +52,11 @@ struct win_conf {
 	uint64_t precision;
 };
 
-/* Every byte set (padding included): it is hashed and compared whole. */
-struct win_key {
-	uint8_t src[16], dst[16];
-	uint16_t sport, dport;
-	uint8_t proto, v6, pad[2];
-};
-
 /* One record, as handed to the emitter. */
 struct win_rec {
 	uint64_t start_ns, end_ns;
-	struct win_key key;
-	uint8_t kind;	  /* index into key_kinds */
+	struct sl_pkt_key key;
+	uint8_t kind;	  /* index into sl_key_kinds */
 	uint8_t overflow; /* the keys that did not fit, together */
 	uint8_t pad[6];
 	uint64_t packets, bytes;
@@ -83,7 +64,7 @@ struct win_rec {
 };
 
 struct win_entry {
-	struct win_key key;
+	struct sl_pkt_key key;
 	uint64_t packets, bytes;
 };
 
@@ -169,16 +150,6 @@ static const struct sl_param win_params[] = {
      .help = "HyperLogLog registers 2^precision per distinct count"},
 };
 
-static int kind_of(const char *k)
-{
-	if (!k)
-		return 0;
-	for (unsigned i = 0; i < RTE_DIM(key_kinds); i++)
-		if (!strcmp(k, key_kinds[i].name))
-			return (int)i;
-	return -1;
-}
-
 static uint64_t len_ms(const struct win_conf *c, bool slide)
 {
 	if (slide) {
@@ -194,7 +165,7 @@ static uint64_t len_ms(const struct win_conf *c, bool slide)
 static int win_check(const void *conf, struct sl_check *chk)
 {
 	const struct win_conf *c = conf;
-	if (kind_of(c->key) < 0) {
+	if (sl_key_kind(c->key) < 0) {
 		chk->param = "key";
 		snprintf(chk->msg, sizeof(chk->msg),
 			 "must be 5tuple, src, dst, dport or src_dst, not '%s'", c->key);
@@ -236,34 +207,18 @@ static unsigned win_n_aux(const void *conf)
 	return AUX_N;
 }
 
-static size_t put_addr(char *b, size_t len, const char *name, const uint8_t *a, bool v6)
-{
-	char t[INET6_ADDRSTRLEN] = "";
-	inet_ntop(v6 ? AF_INET6 : AF_INET, a, t, sizeof(t));
-	return (size_t)snprintf(b, len, ",\"%s\":\"%s\"", name, t);
-}
-
 /* The emitter's formatter: one JSON object per record. */
 static size_t win_json(char *buf, size_t len, const void *rp)
 {
 	const struct win_rec *r = rp;
-	unsigned f = key_kinds[r->kind].fields;
+	unsigned f = sl_key_kinds[r->kind].fields;
 	size_t n = (size_t)snprintf(buf, len, "{\"start_ns\":%llu,\"end_ns\":%llu,\"key\":\"%s\"",
 				    (unsigned long long)r->start_ns, (unsigned long long)r->end_ns,
-				    key_kinds[r->kind].name);
+				    sl_key_kinds[r->kind].name);
 	if (r->overflow) {
 		n += (size_t)snprintf(buf + n, len - n, ",\"overflow\":true");
 	} else {
-		if (f & F_SRC)
-			n += put_addr(buf + n, len - n, "src", r->key.src, r->key.v6);
-		if (f & F_DST)
-			n += put_addr(buf + n, len - n, "dst", r->key.dst, r->key.v6);
-		if (f & F_SPORT)
-			n += (size_t)snprintf(buf + n, len - n, ",\"sport\":%u", r->key.sport);
-		if (f & F_DPORT)
-			n += (size_t)snprintf(buf + n, len - n, ",\"dport\":%u", r->key.dport);
-		if (f & F_PROTO)
-			n += (size_t)snprintf(buf + n, len - n, ",\"proto\":%u", r->key.proto);
+		n += sl_pkt_key_json(buf + n, len - n, f, &r->key);
 	}
 	n += (size_t)snprintf(buf + n, len - n, ",\"packets\":%llu,\"bytes\":%llu",
 			      (unsigned long long)r->packets, (unsigned long long)r->bytes);
@@ -294,8 +249,8 @@ static int win_init(struct sl_stage *st, const struct sl_stage_env *env, char *e
 	struct win_state *s = st->state;
 	if (sl_pkt_clock_init(&s->clock, c->time, err, len) < 0)
 		return -1;
-	s->kind = (unsigned)kind_of(c->key);
-	s->fields = key_kinds[s->kind].fields;
+	s->kind = (unsigned)sl_key_kind(c->key);
+	s->fields = sl_key_kinds[s->kind].fields;
 	for (unsigned d = 0; d < N_DIST; d++)
 		if (!(s->fields & (1u << d)))
 			s->dist[s->n_dist++] = (uint8_t)d;
@@ -347,32 +302,6 @@ static int win_init(struct sl_stage *st, const struct sl_stage_env *env, char *e
 	for (unsigned i = 0; i < AUX_N && env->aux_names; i++)
 		snprintf(env->aux_names[i], SL_LABEL_MAX, "%s", win_aux_names[i]);
 	return 0;
-}
-
-/* MurmurHash3's 64-bit finalizer. Applied to each word and again to the
- * running hash: a single splitmix round over near-sequential addresses
- * spread them too evenly over the registers, and linear counting then
- * overestimated by up to 25%. */
-static inline uint64_t mix64(uint64_t k)
-{
-	k ^= k >> 33;
-	k *= 0xff51afd7ed558ccdull;
-	k ^= k >> 33;
-	k *= 0xc4ceb9fe1a85ec53ull;
-	return k ^ (k >> 33);
-}
-
-static inline uint64_t hash_bytes(const void *p, size_t n, uint64_t h)
-{
-	const uint8_t *b = p;
-	for (; n >= 8; n -= 8, b += 8) {
-		uint64_t v;
-		memcpy(&v, b, 8);
-		h = mix64(h ^ mix64(v));
-	}
-	for (; n; n--)
-		h = mix64(h ^ mix64(*b++));
-	return h;
 }
 
 /* The HyperLogLog estimate of registers r (m of them). */
@@ -434,7 +363,7 @@ static void close_slot(struct sl_stage *st, struct win_state *s, struct win_slot
 	}
 	/* Emptied entry by entry: as cheap as the window was busy. */
 	for (uint32_t e = 0; e < w->n_used; e++) {
-		uint32_t h = (uint32_t)hash_bytes(&w->ent[e].key, sizeof(struct win_key), 0);
+		uint32_t h = (uint32_t)sl_hash_bytes(&w->ent[e].key, sizeof(struct sl_pkt_key), 0);
 		for (uint32_t i = h & s->index_mask;; i = (i + 1) & s->index_mask)
 			if (w->index[i] == e + 1) {
 				w->index[i] = 0;
@@ -478,95 +407,32 @@ static void close_until(struct sl_stage *st, struct win_state *s, uint64_t t)
 	}
 }
 
-/* The packet's addresses, protocol and ports; false when it is not IP. */
-static bool extract(const struct rte_mbuf *m, struct win_key *k)
-{
-	uint8_t buf[40];
-	uint32_t off = 12;
-	uint16_t et = 0;
-	memset(k, 0, sizeof(*k));
-	for (int tags = 0; tags <= 2; tags++) {
-		const uint8_t *p = rte_pktmbuf_read(m, off, 2, buf);
-		if (!p)
-			return false;
-		et = (uint16_t)(p[0] << 8 | p[1]);
-		off += 2;
-		if (et != RTE_ETHER_TYPE_VLAN && et != RTE_ETHER_TYPE_QINQ)
-			break;
-		off += 2;
-	}
-	uint32_t l4;
-	bool ports;
-	if (et == RTE_ETHER_TYPE_IPV4) {
-		const uint8_t *ip = rte_pktmbuf_read(m, off, 20, buf);
-		if (!ip || (ip[0] >> 4) != 4 || (ip[0] & 0xf) < 5)
-			return false;
-		memcpy(k->src, ip + 12, 4);
-		memcpy(k->dst, ip + 16, 4);
-		k->proto = ip[9];
-		l4 = off + (uint32_t)(ip[0] & 0xf) * 4;
-		ports = ((ip[6] << 8 | ip[7]) & 0x1fff) == 0; /* not a later fragment */
-	} else if (et == RTE_ETHER_TYPE_IPV6) {
-		const uint8_t *ip = rte_pktmbuf_read(m, off, 40, buf);
-		if (!ip || (ip[0] >> 4) != 6)
-			return false;
-		memcpy(k->src, ip + 8, 16);
-		memcpy(k->dst, ip + 24, 16);
-		k->proto = ip[6];
-		k->v6 = 1;
-		l4 = off + 40;
-		ports = true;
-	} else {
-		return false;
-	}
-	if (ports && (k->proto == IPPROTO_TCP || k->proto == IPPROTO_UDP)) {
-		const uint8_t *p = rte_pktmbuf_read(m, l4, 4, buf);
-		if (p) {
-			k->sport = (uint16_t)(p[0] << 8 | p[1]);
-			k->dport = (uint16_t)(p[2] << 8 | p[3]);
-		}
-	}
-	return true;
-}
-
 /* The key of the packet (fields not in it zeroed) and the hashes of the
  * fields counted as distinct. */
-static void split(const struct win_state *s, const struct win_key *all, struct win_key *key,
+static void split(const struct win_state *s, const struct sl_pkt_key *all, struct sl_pkt_key *key,
 		  uint64_t *fh)
 {
-	memset(key, 0, sizeof(*key));
-	if (s->fields & F_SRC)
-		memcpy(key->src, all->src, 16);
-	if (s->fields & F_DST)
-		memcpy(key->dst, all->dst, 16);
-	if (s->fields & (F_SRC | F_DST))
-		key->v6 = all->v6;
-	if (s->fields & F_SPORT)
-		key->sport = all->sport;
-	if (s->fields & F_DPORT)
-		key->dport = all->dport;
-	if (s->fields & F_PROTO)
-		key->proto = all->proto;
+	sl_pkt_key_mask(s->fields, all, key);
 	for (unsigned d = 0; d < s->n_dist; d++) {
 		switch (s->dist[d]) {
 		case 0:
-			fh[d] = hash_bytes(all->src, 16, 0x51 + all->v6);
+			fh[d] = sl_hash_bytes(all->src, 16, 0x51 + all->v6);
 			break;
 		case 1:
-			fh[d] = hash_bytes(all->dst, 16, 0x51 + all->v6);
+			fh[d] = sl_hash_bytes(all->dst, 16, 0x51 + all->v6);
 			break;
 		case 2:
-			fh[d] = mix64(mix64(all->sport) ^ 0x1234567ull);
+			fh[d] = sl_mix64(sl_mix64(all->sport) ^ 0x1234567ull);
 			break;
 		default:
-			fh[d] = mix64(mix64(all->dport) ^ 0x1234567ull);
+			fh[d] = sl_mix64(sl_mix64(all->dport) ^ 0x1234567ull);
 			break;
 		}
 	}
 }
 
 /* Count a packet in window index wi's slot. */
-static void count_in(struct win_state *s, uint64_t wi, const struct win_key *key, uint64_t kh,
+static void count_in(struct win_state *s, uint64_t wi, const struct sl_pkt_key *key, uint64_t kh,
 		     const uint64_t *fh, uint32_t bytes)
 {
 	struct win_slot *w = &s->slot[wi % s->n_open];
@@ -631,9 +497,9 @@ static void win_process(struct sl_stage *st, struct rte_mbuf **pkts, uint16_t n)
 			no_time++;
 			continue;
 		}
-		struct win_key all, key;
+		struct sl_pkt_key all, key;
 		uint64_t fh[N_DIST];
-		if (!extract(pkts[i], &all)) {
+		if (!sl_pkt_key_extract(pkts[i], &all)) {
 			non_ip++;
 			continue;
 		}
@@ -642,7 +508,7 @@ static void win_process(struct sl_stage *st, struct rte_mbuf **pkts, uint16_t n)
 			close_until(st, s, t);
 		}
 		split(s, &all, &key, fh);
-		uint64_t kh = hash_bytes(&key, sizeof(key), 0);
+		uint64_t kh = sl_hash_bytes(&key, sizeof(key), 0);
 		uint64_t top = t / s->slide;
 		bool was_late = false;
 		for (unsigned j = 0; j < s->n_open && j <= top; j++) {
