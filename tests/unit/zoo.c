@@ -49,6 +49,10 @@ static const struct zoo_conf {
      "{type: window, key: src, size_ms: 1, slide_ms: 1, max_keys: 64, "
      "emit: 'json:@DIR@/zoo-window.jsonl'}",
      0},
+    {"topk",
+     "{type: topk, key: 5tuple, k: 4, size_ms: 1, epsilon: 0.01, emit: "
+     "'json:@DIR@/zoo-topk.jsonl'}",
+     0},
 };
 
 #define ZOO_MAX 64
