@@ -320,6 +320,44 @@ static void test_max_keys(void **state)
 	assert_int_equal(over, 52);
 }
 
+/* A packet older than a window already written (a reordered trace) is
+ * counted as late and only in the windows still open. */
+static void test_late(void **state)
+{
+	(void)state;
+	struct sl_harness h;
+	start(&h, "{type: window, key: src, size_ms: 200, slide_ms: 100, time: capture, "
+		  "emit: 'json:late.jsonl'}");
+	uint8_t b[300];
+	const uint64_t ms = 1000000;
+	/* times in ms; windows [900,1100), [1000,1200), ... */
+	static const struct {
+		uint64_t t, late;
+	} seq[] = {
+	    {1050, 0}, /* in 900 and 1000 */
+	    {1090, 0}, /* the same */
+	    {1250, 0}, /* writes 900 and 1000; in 1100 and 1200 */
+	    {1150, 1}, /* 1000 is written: late, counted in 1100 only */
+	    {1310, 1}, /* writes 1100; in 1200 and 1300 */
+	    {1120, 2}, /* both its windows are written: late, counted nowhere */
+	};
+	for (unsigned i = 0; i < RTE_DIM(seq); i++) {
+		struct rte_mbuf *q = stamped(b, build(b, 1, 1, 2, 3, 0), seq[i].t * ms);
+		sl_h_run(&h, &q, 1);
+		assert_int_equal(aux(&h, "late"), seq[i].late);
+	}
+	assert_int_equal(h.cnt.out[0], RTE_DIM(seq));
+	sl_h_fini(&h);
+	static struct rec r[16];
+	unsigned n = read_recs("late.jsonl", r, RTE_DIM(r));
+	static const uint64_t want[][2] = {{900, 2}, {1000, 2}, {1100, 2}, {1200, 2}, {1300, 1}};
+	assert_int_equal(n, RTE_DIM(want));
+	for (unsigned i = 0; i < n; i++) {
+		assert_int_equal(r[i].start, want[i][0] * ms);
+		assert_int_equal(r[i].packets, want[i][1]);
+	}
+}
+
 /* On arrival time the worker's tick closes a window without traffic. */
 static void test_arrival_tick(void **state)
 {
@@ -371,9 +409,9 @@ int main(void)
 	sl_h_eal("sl_test_window", 8191);
 	make_trace();
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_tumbling), cmocka_unit_test(test_sliding),
-	    cmocka_unit_test(test_max_keys), cmocka_unit_test(test_arrival_tick),
-	    cmocka_unit_test(test_config),
+	    cmocka_unit_test(test_tumbling),	 cmocka_unit_test(test_sliding),
+	    cmocka_unit_test(test_max_keys),	 cmocka_unit_test(test_late),
+	    cmocka_unit_test(test_arrival_tick), cmocka_unit_test(test_config),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
 	char cmd[128];
