@@ -45,6 +45,14 @@ static const struct zoo_conf {
      "zoo-acl.txt",
      "10 10.0.0.0/8 * * 1024-65535 tcp a\n5 * * * * icmp drop\n1 ::/0 ::/0 * 0-100 any a\n"},
     {"flowstats", "{type: flowstats, max_flows: 64, export: ['ipfix://127.0.0.1:9']}", 0},
+    {"window",
+     "{type: window, key: src, size_ms: 1, slide_ms: 1, max_keys: 64, "
+     "emit: 'json:@DIR@/zoo-window.jsonl'}",
+     0},
+    {"topk",
+     "{type: topk, key: 5tuple, k: 4, size_ms: 1, epsilon: 0.01, emit: "
+     "'json:@DIR@/zoo-topk.jsonl'}",
+     0},
 };
 
 #define ZOO_MAX 64
