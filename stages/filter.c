@@ -6,6 +6,7 @@
  * BPF_LD_IND, which go through rte_pktmbuf_read: bounded by pkt_len and safe
  * on chained mbufs; a load past the end rejects the packet, as in libpcap,
  * and `len` is pkt_len. */
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,7 @@
 #include <rte_errno.h>
 #include <rte_malloc.h>
 
+#include "stages/ebpf_fix.h"
 #include "stages/stage.h"
 
 enum { FILTER_MATCH, FILTER_MISS };
@@ -47,10 +49,60 @@ static const struct sl_param filter_params[] = {
 /* What rte_bpf_convert takes (its BPF_MAXINSNS). */
 #define FILTER_INSNS_MAX 4096
 
+/* libpcap's code generator recurses once per operator: 64,000 `ip&&` (a
+ * 256 KB config) overflow the stack of whoever compiles, sluiced included,
+ * and 10,000 take seconds. Real expressions hold tens of operators; these
+ * bounds, counted before libpcap sees the text, leave them far behind. */
+#define FILTER_OPS_MAX 1000
+#define FILTER_DEPTH_MAX 64
+#define FILTER_LEN_MAX 32768
+
+static int filter_too_complex(const char *expr, char *err, size_t len)
+{
+	unsigned ops = 0, depth = 0, max_depth = 0;
+	size_t n = strlen(expr);
+	if (n > FILTER_LEN_MAX) {
+		snprintf(err, len, "the expression is %zu bytes long (at most %u)", n,
+			 FILTER_LEN_MAX);
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++) {
+		char c = expr[i];
+		if (isalpha((unsigned char)c) && (i == 0 || !isalnum((unsigned char)expr[i - 1]))) {
+			size_t w = i;
+			while (w < n && (isalnum((unsigned char)expr[w]) || expr[w] == '_'))
+				w++;
+			if ((w - i == 3 &&
+			     (!strncmp(expr + i, "and", 3) || !strncmp(expr + i, "not", 3))) ||
+			    (w - i == 2 && !strncmp(expr + i, "or", 2)))
+				ops++;
+			i = w - 1;
+		} else if (strchr("&|!+-*/%^<>", c)) {
+			ops++;
+		} else if (c == '(' || c == '[') {
+			if (++depth > max_depth)
+				max_depth = depth;
+		} else if ((c == ')' || c == ']') && depth) {
+			depth--;
+		}
+	}
+	if (ops > FILTER_OPS_MAX || max_depth > FILTER_DEPTH_MAX) {
+		snprintf(
+		    err, len,
+		    "the expression is too complex: %u operators and brackets %u deep (at most "
+		    "%u and %u)",
+		    ops, max_depth, FILTER_OPS_MAX, FILTER_DEPTH_MAX);
+		return -1;
+	}
+	return 0;
+}
+
 /* Compile expr as tcpdump -r would for an Ethernet capture. 65535 is the
  * snapshot length the program returns for a match (any non-zero value). */
 static int filter_compile(const char *expr, struct bpf_program *prog, char *err, size_t len)
 {
+	if (filter_too_complex(expr, err, len) < 0)
+		return -1;
 	pcap_t *p = pcap_open_dead(DLT_EN10MB, 65535);
 	if (!p) {
 		snprintf(err, len, "libpcap: cannot open a dead handle");
@@ -126,70 +178,6 @@ static int filter_loops(const struct bpf_program *prog, char *err, size_t len)
 	return 0;
 }
 
-/* A jset with an immediate that fits in a signed byte: DPDK 22.11's x86
- * JIT encodes it as `test r64, imm8`, an encoding x86 does not have, and
- * the code after it is garbage (a crash at best). */
-static inline bool filter_small_jset(const struct ebpf_insn *in)
-{
-	return in->code == (BPF_JMP | BPF_JSET | BPF_K) && in->imm == (int8_t)in->imm;
-}
-
-/* The converted program with two of rte_bpf's faults worked round (a new
- * malloc'd array, NULL if too large):
- * - rte_bpf_convert takes the index register of cBPF `ld [x + k]` and
- *   `ldb [x + k]` from the opcode's source bit, which for these two sizes
- *   says K: the load would be indexed by A (r0), not X (r7). (`ldh` works
- *   only because BPF_H and BPF_X share a bit.)
- * - each small jset becomes `r8 = imm; jset r0, r8`: r8 is the converter's
- *   scratch register, live only inside the sequences it emits, none of
- *   which holds a jset. Jump offsets are recomputed round the insertions. */
-static struct ebpf_insn *filter_fix(const struct ebpf_insn *in, uint32_t n, uint32_t *n_out)
-{
-	uint32_t *pos = malloc(((size_t)n + 1) * sizeof(*pos));
-	uint32_t j = 0;
-
-	if (!pos)
-		return NULL;
-	for (uint32_t i = 0; i < n; i++) {
-		pos[i] = j;
-		j += filter_small_jset(&in[i]) ? 2 : 1;
-	}
-	pos[n] = j;
-	struct ebpf_insn *out = j <= INT16_MAX ? calloc(j, sizeof(*out)) : NULL;
-	if (!out) {
-		free(pos);
-		return NULL;
-	}
-	for (uint32_t i = 0; i < n; i++) {
-		uint32_t k = pos[i];
-		struct ebpf_insn x = in[i];
-		if (BPF_CLASS(x.code) == BPF_LD && BPF_MODE(x.code) == BPF_IND)
-			x.src_reg = EBPF_REG_7;
-		if (filter_small_jset(&x)) {
-			out[k++] = (struct ebpf_insn){.code = EBPF_ALU64 | EBPF_MOV | BPF_K,
-						      .dst_reg = EBPF_REG_8,
-						      .imm = x.imm};
-			x.code = BPF_JMP | BPF_JSET | BPF_X;
-			x.src_reg = EBPF_REG_8;
-			x.imm = 0;
-		}
-		if (BPF_CLASS(x.code) == BPF_JMP && BPF_OP(x.code) != EBPF_CALL &&
-		    BPF_OP(x.code) != EBPF_EXIT) {
-			int64_t t = (int64_t)i + 1 + x.off;
-			if (t < 0 || t > (int64_t)n) {
-				free(out);
-				free(pos);
-				return NULL;
-			}
-			x.off = (int16_t)((int64_t)pos[t] - k - 1);
-		}
-		out[k] = x;
-	}
-	free(pos);
-	*n_out = j;
-	return out;
-}
-
 static int filter_check(const void *conf, struct sl_check *chk)
 {
 	const struct filter_conf *c = conf;
@@ -224,11 +212,15 @@ static int filter_init(struct sl_stage *st, const struct sl_stage_env *env, char
 		snprintf(err, len, "rte_bpf_convert: %s", rte_strerror(rte_errno));
 		return -1;
 	}
+	/* rte_bpf_convert's index register and the JIT's jset encoding are
+	 * worked round, and indexed loads guarded (see ebpf_fix.h). */
 	struct rte_bpf_prm fixed = *prm;
-	fixed.ins = filter_fix(prm->ins, prm->nb_ins, &fixed.nb_ins);
+	char why[256];
+	fixed.ins = sl_ebpf_fix(prm->ins, prm->nb_ins, SL_EBPF_FIX_CBPF_INDEX | SL_EBPF_FIX_JSET_R8,
+				&fixed.nb_ins, why, sizeof(why));
 	rte_free(prm);
 	if (!fixed.ins) {
-		snprintf(err, len, "the expression's program is too large");
+		snprintf(err, len, "the expression's program: %s", why);
 		return -1;
 	}
 	s->bpf = rte_bpf_load(&fixed);

@@ -30,6 +30,10 @@ static const char *const exprs[] = {
     "greater 200 and less 1500",
     "ether host 00:16:3e:11:22:33 or ether broadcast",
     "icmp or icmp6",
+    /* Indexes that wrap below 0: rte_bpf would walk off the segment chain
+     * (offset 2^32 - 1 passes rte_pktmbuf_read's check); guarded. */
+    "ether[ether[0] - 1] = 1",
+    "ether[ether[0] - 100] = 1 or ether[ether[12] - 9] = 0",
 };
 static const uint16_t cuts[] = {1, 6, 12, 13, 14, 16, 18, 20, 23, 24, 34, 38, 54, 58, 62, 100};
 
@@ -160,6 +164,22 @@ static void test_refusals(void **state)
 	assert_int_equal(sl_h_init(&h, big, NULL, 0, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "too large"));
 	free(big);
+	/* libpcap's code generator recurses per operator: 64,000 `ip&&` would
+	 * overflow the stack; refused before libpcap sees it. */
+	char *deep = malloc(300 * 1024);
+	o = deep + sprintf(deep, "{type: filter, expr: '");
+	for (int i = 0; i < 7000; i++)
+		o += sprintf(o, "ip&&");
+	sprintf(o, "ip'}");
+	assert_int_equal(sl_h_init(&h, deep, NULL, 0, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "too complex"));
+	o = deep + sprintf(deep, "{type: filter, expr: '");
+	for (int i = 0; i < 64000; i++)
+		o += sprintf(o, "ip&&");
+	sprintf(o, "ip'}");
+	assert_int_equal(sl_h_init(&h, deep, NULL, 0, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "bytes long"));
+	free(deep);
 	/* A load at an offset past 2^31 never matches, and reads nothing. */
 	assert_int_equal(sl_h_init(&h,
 				   "{type: filter, expr: 'ether[0 - 20] = 0 or ether[0 - 20:4] = 0 "
