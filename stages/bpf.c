@@ -1,8 +1,9 @@
 /* bpf.c: the `bpf` stage runs the operator's own eBPF program (an ELF
  * object built with `clang -target bpf`) on each packet and sends the packet
  * to output out<V>, V being the program's return value; a value of `outputs`
- * or more is a counted drop (`out_of_range`). rte_bpf_elf_load loads and
- * verifies the program, and its JIT runs it.
+ * or more is a counted drop (`out_of_range`). The stage reads the code out
+ * of the object itself and checks it; rte_bpf_load verifies those very
+ * instructions, and its JIT runs them.
  *
  * The program gets the packet's mbuf (RTE_BPF_ARG_PTR_MBUF). It reads packet
  * bytes with BPF_LD_ABS/BPF_LD_IND (clang: __builtin load_byte/half/word),
@@ -26,6 +27,7 @@
 #include <rte_bpf.h>
 #include <rte_errno.h>
 
+#include "stages/ebpf_fix.h"
 #include "stages/stage.h"
 
 #define BPF_OBJECT_MAX (16u << 20) /* bytes of an ELF object we read */
@@ -128,17 +130,19 @@ out:
 	return buf;
 }
 
-/* Check that buf is an eBPF ELF object whose section `name` holds code that
- * stores only to its stack (r10 + off): rte_bpf's verifier lets a program
- * write most mbuf fields. jit_ok is cleared when the code holds a jset with
- * an immediate that fits in a signed byte: DPDK 22.11's x86 JIT encodes it
- * as `test r64, imm8`, which x86 does not have, and runs garbage. */
-static int bpf_vet(const uint8_t *buf, size_t size, const char *name, bool *jit_ok, char *err,
-		   size_t len)
+/* The code of section `name` of the eBPF ELF object in buf, copied out
+ * (malloc'd, *n instructions); or NULL with err. The object must have
+ * exactly one section of that name, executable code with no relocations
+ * (there is nothing a program may call or map), and the code may store
+ * only to its stack (r10 + off): rte_bpf's verifier lets a program write
+ * most mbuf fields, which every later stage trusts. What is checked here is
+ * what is loaded (rte_bpf_load on these very instructions), so no second
+ * section, flags or a file changed meanwhile can slip other code in. */
+static struct ebpf_insn *bpf_code(const uint8_t *buf, size_t size, const char *name, uint32_t *n,
+				  char *err, size_t len)
 {
-	int rc = -1;
-	size_t shstrndx;
-
+	struct ebpf_insn *code = NULL;
+	size_t shstrndx, found = 0, found_count = 0;
 	elf_version(EV_CURRENT);
 	Elf *e = elf_memory((char *)(uintptr_t)buf, size);
 	GElf_Ehdr eh;
@@ -156,41 +160,74 @@ static int bpf_vet(const uint8_t *buf, size_t size, const char *name, bool *jit_
 		snprintf(err, len, "no section name table: %s", elf_errmsg(-1));
 		goto out;
 	}
-	Elf_Scn *scn = NULL;
+	Elf_Scn *scn = NULL, *prog = NULL;
 	while ((scn = elf_nextscn(e, scn))) {
 		GElf_Shdr sh;
 		const char *sn;
 		if (!gelf_getshdr(scn, &sh) || !(sn = elf_strptr(e, shstrndx, sh.sh_name)))
 			continue;
-		if (strcmp(sn, name) != 0 || sh.sh_type != SHT_PROGBITS)
-			continue;
-		Elf_Data *d = elf_getdata(scn, NULL);
-		if (!d || !d->d_buf || d->d_size == 0 || d->d_size % sizeof(struct ebpf_insn)) {
-			snprintf(err, len, "section '%s' holds no eBPF code", name);
-			goto out;
+		if (!strcmp(sn, name)) {
+			found_count++;
+			prog = scn;
+			found = elf_ndxscn(scn);
 		}
-		for (size_t i = 0; i < d->d_size / sizeof(struct ebpf_insn); i++) {
-			struct ebpf_insn in;
-			memcpy(&in, (const uint8_t *)d->d_buf + i * sizeof(in), sizeof(in));
-			uint8_t cls = BPF_CLASS(in.code);
-			if ((cls == BPF_ST || cls == BPF_STX) && in.dst_reg != EBPF_REG_10) {
-				snprintf(err, len,
-					 "section '%s', instruction %zu stores through "
-					 "r%u: a program may write only its stack (r10)",
-					 name, i, in.dst_reg);
-				goto out;
-			}
-			if (in.code == (BPF_JMP | BPF_JSET | BPF_K) && in.imm == (int8_t)in.imm)
-				*jit_ok = false;
-		}
-		rc = 0;
+	}
+	if (found_count == 0) {
+		snprintf(err, len, "no section '%s'", name);
 		goto out;
 	}
-	snprintf(err, len, "no section '%s'", name);
+	if (found_count > 1) {
+		snprintf(err, len, "%zu sections named '%s': which one would run is not clear",
+			 found_count, name);
+		goto out;
+	}
+	GElf_Shdr ph;
+	if (!gelf_getshdr(prog, &ph) || ph.sh_type != SHT_PROGBITS ||
+	    !(ph.sh_flags & SHF_EXECINSTR)) {
+		snprintf(err, len, "section '%s' is not executable code", name);
+		goto out;
+	}
+	for (scn = NULL; (scn = elf_nextscn(e, scn));) {
+		GElf_Shdr sh;
+		if (gelf_getshdr(scn, &sh) && (sh.sh_type == SHT_REL || sh.sh_type == SHT_RELA) &&
+		    sh.sh_info == found) {
+			snprintf(err, len,
+				 "section '%s' has relocations (calls or maps), which the stage "
+				 "does not provide",
+				 name);
+			goto out;
+		}
+	}
+	Elf_Data *d = elf_getdata(prog, NULL);
+	if (!d || !d->d_buf || d->d_size == 0 || d->d_size % sizeof(struct ebpf_insn) ||
+	    d->d_size / sizeof(struct ebpf_insn) > SL_EBPF_INSNS_MAX) {
+		snprintf(err, len, "section '%s' holds no eBPF code of 1 to %u instructions", name,
+			 SL_EBPF_INSNS_MAX);
+		goto out;
+	}
+	*n = (uint32_t)(d->d_size / sizeof(struct ebpf_insn));
+	code = malloc(d->d_size);
+	if (!code) {
+		snprintf(err, len, "out of memory");
+		goto out;
+	}
+	memcpy(code, d->d_buf, d->d_size);
+	for (uint32_t i = 0; i < *n; i++) {
+		uint8_t cls = BPF_CLASS(code[i].code);
+		if ((cls == BPF_ST || cls == BPF_STX) && code[i].dst_reg != EBPF_REG_10) {
+			snprintf(err, len,
+				 "section '%s', instruction %u stores through r%u: a program may "
+				 "write only its stack (r10)",
+				 name, i, code[i].dst_reg);
+			free(code);
+			code = NULL;
+			goto out;
+		}
+	}
 out:
 	if (e)
 		elf_end(e);
-	return rc;
+	return code;
 }
 
 static int bpf_init(struct sl_stage *st, const struct sl_stage_env *env, char *err, size_t len)
@@ -198,9 +235,9 @@ static int bpf_init(struct sl_stage *st, const struct sl_stage_env *env, char *e
 	const struct bpf_conf *c = st->conf;
 	struct bpf_state *s = st->state;
 	size_t size = 0;
-	int mfd = -1;
-	bool jit_ok = true;
+	uint32_t n = 0, n_fixed = 0;
 	char why[256] = "";
+	struct ebpf_insn *code = NULL, *fixed = NULL;
 
 	/* The runtime made st->n_outputs from conf_outputs; never index past it. */
 	s->n_out = (uint16_t)RTE_MIN(c->outputs, (uint64_t)st->n_outputs);
@@ -208,38 +245,33 @@ static int bpf_init(struct sl_stage *st, const struct sl_stage_env *env, char *e
 	if (fd < 0)
 		return -1;
 	uint8_t *buf = bpf_read_all(fd, &size, why, sizeof(why));
-	if (!buf)
+	if (!buf || !(code = bpf_code(buf, size, c->section, &n, why, sizeof(why))))
 		goto fail;
-	/* rte_bpf_elf_load opens a path itself: give it a sealed in-memory
-	 * copy of what was vetted, so that the file cannot change between
-	 * the check and the load. */
-	if (bpf_vet(buf, size, c->section, &jit_ok, why, sizeof(why)) < 0)
+	/* Indexed packet loads are guarded (see ebpf_fix.h). A jset the x86
+	 * JIT gets wrong cannot be rewritten here (no register is known to be
+	 * free in someone else's program): such a program is interpreted. */
+	bool jit_ok = !sl_ebpf_has_small_jset(code, n);
+	fixed = sl_ebpf_fix(code, n, 0, &n_fixed, why, sizeof(why));
+	if (!fixed)
 		goto fail;
-	mfd = memfd_create("sluice-bpf", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-	if (mfd < 0 || write(mfd, buf, size) != (ssize_t)size ||
-	    fcntl(mfd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0) {
-		snprintf(why, sizeof(why), "cannot copy into memory: %s", strerror(errno));
-		goto fail;
-	}
-	free(buf);
-	buf = NULL;
-
-	char path[64];
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", mfd);
 	const struct rte_bpf_prm prm = {
+	    .ins = fixed,
+	    .nb_ins = n_fixed,
 	    .prog_arg = {.type = RTE_BPF_ARG_PTR_MBUF,
 			 .size = sizeof(struct rte_mbuf),
 			 .buf_size = 0},
 	};
-	s->bpf = rte_bpf_elf_load(&prm, path, c->section);
-	close(mfd);
+	s->bpf = rte_bpf_load(&prm);
 	if (!s->bpf) {
-		snprintf(err, len,
-			 "object '%s': rte_bpf_elf_load refused section '%s': %s (the log above "
-			 "says why)",
-			 c->object, c->section, rte_strerror(rte_errno));
-		return -1;
+		snprintf(why, sizeof(why),
+			 "rte_bpf refused section '%s': %s (its verifier's log above says why: "
+			 "loops, unknown calls and wide loads are refused)",
+			 c->section, rte_strerror(rte_errno));
+		goto fail;
 	}
+	free(buf);
+	free(code);
+	free(fixed);
 	struct rte_bpf_jit jit = {0};
 	if (!jit_ok)
 		fprintf(stderr,
@@ -258,8 +290,8 @@ static int bpf_init(struct sl_stage *st, const struct sl_stage_env *env, char *e
 fail:
 	snprintf(err, len, "object '%s': %s", c->object, why);
 	free(buf);
-	if (mfd >= 0)
-		close(mfd);
+	free(code);
+	free(fixed);
 	return -1;
 }
 

@@ -147,7 +147,44 @@ __attribute__((section("steer"), used)) unsigned long long raw(void *mbuf)
 }
 C
 clang -target bpf -O2 -c "$TMP/raw.c" -o "$TMP/raw.o"
-refuse "rte_bpf_elf_load refused section 'steer'" "$TMP/raw.o"
+refuse "rte_bpf refused section 'steer'" "$TMP/raw.o"
+
+# A second section of the same name (one harmless and not executable, one
+# that writes the mbuf): which would run is not clear, so neither does.
+llvm-objcopy --add-section steer="$TMP/raw.o" --set-section-flags steer=readonly "$OBJ" "$TMP/two.o" 2> /dev/null ||
+	cp "$TMP/raw.o" "$TMP/two.o"
+if [ "$(llvm-readelf -S "$TMP/two.o" | grep -c ' steer ')" -ge 2 ]; then
+	refuse "2 sections named 'steer'" "$TMP/two.o"
+else
+	echo "note: llvm-objcopy made no second section; the duplicate check is covered by test_stage_api"
+fi
+
+# A load at a negative constant offset is refused; one at an index that
+# wraps below 0 (2^32 - 1 passes rte_pktmbuf_read's check, then walks off
+# the segment chain) is guarded: the program ends with 0 there.
+cat > "$TMP/neg.c" <<'C'
+unsigned long long load_byte(void *skb, unsigned long long off) asm("llvm.bpf.load.byte");
+__attribute__((section("steer"), used)) unsigned long long neg(void *m)
+{
+	return load_byte(m, -1);
+}
+C
+clang -target bpf -O2 -c "$TMP/neg.c" -o "$TMP/neg.o"
+refuse "negative offset" "$TMP/neg.o"
+cat > "$TMP/wrap.c" <<'C'
+unsigned long long load_byte(void *skb, unsigned long long off) asm("llvm.bpf.load.byte");
+__attribute__((section("steer"), used)) unsigned long long wrap(void *m)
+{
+	/* Byte 12 of an untagged IPv4 frame is 8: the index is 2^32 - 1. */
+	return 1 + load_byte(m, (unsigned int)(load_byte(m, 12) - 9));
+}
+C
+clang -target bpf -O2 -c "$TMP/wrap.c" -o "$TMP/wrap.o"
+bpf_config "$TMP/wrap.o" steer 2 > "$TMP/w.yaml"
+run_dp -c "$TMP/w.yaml" --idle-exit 1 --stats-json "$TMP/stats.json" > "$TMP/dp.log" 2>&1 ||
+	{ cat "$TMP/dp.log"; fail "a wrapping index crashed or failed the dataplane"; }
+$CHECK account "$TMP/stats.json"
+echo "ok: an index that wraps below 0 ends the program, the dataplane runs on"
 
 # A program testing bits with a small constant (jset #4, which DPDK 22.11's
 # x86 JIT mis-encodes) runs in the interpreter, with a warning, and still
