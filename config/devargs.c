@@ -367,6 +367,11 @@ int sl_path_open(const char *path, bool write, bool untrusted, char *const *dirs
 	/* O_NONBLOCK so that a FIFO planted at the path cannot hang the open;
 	 * anything but a regular file is refused below anyway. */
 	int flags = (write ? O_WRONLY | O_CREAT | O_TRUNC : O_RDONLY) | O_CLOEXEC | O_NONBLOCK;
+	/* A client's config writes only new files: an existing one may be
+	 * someone's rules, or a file planted with an owner and mode that
+	 * would let its planter read what root writes into it. */
+	if (write && untrusted)
+		flags = O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NONBLOCK;
 	int fd;
 	if (untrusted) {
 		if (check_path(path, strlen(path), dirs, n_dirs, msg, len) < 0)
@@ -383,12 +388,27 @@ int sl_path_open(const char *path, bool write, bool untrusted, char *const *dirs
 		fd = open(path, flags, 0640);
 	}
 	struct stat st;
+	if (fd < 0 && errno == EEXIST) {
+		snprintf(msg, len,
+			 "'%s' exists: a config sent over the control socket writes only new "
+			 "files (remove it, or name another)",
+			 path);
+		return -1;
+	}
 	if (fd < 0) {
 		snprintf(msg, len, "cannot open '%s': %s", path, strerror(errno));
 		return -1;
 	}
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
 		snprintf(msg, len, "'%s' is not a regular file", path);
+		close(fd);
+		return -1;
+	}
+	/* What the operator's config overwrites becomes ours and 0640, as a
+	 * new file would be, whoever owned it before. */
+	if (write && (fchown(fd, geteuid(), getegid()) != 0 || fchmod(fd, 0640) != 0)) {
+		snprintf(msg, len, "'%s': cannot make it ours and 0640: %s", path,
+			 strerror(errno));
 		close(fd);
 		return -1;
 	}

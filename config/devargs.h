@@ -37,10 +37,11 @@ bool sl_path_inside(const char *p, const char *dir);
 /* The untrusted-config check of one file path: normalized, inside dirs,
  * no link on the way. Returns 0, or -1 with msg. */
 int sl_path_check(const char *path, char *const *dirs, unsigned n_dirs, char *msg, size_t len);
-/* Open a file a stage reads (write false) or writes (created or truncated,
- * 0640). Untrusted: checked as sl_path_check and walked from its dirs entry
- * without following a link. Refuses anything but a regular file, never
- * blocks on a FIFO. Returns an O_CLOEXEC fd, or -1 with msg. */
+/* Open a file a stage reads (write false) or writes (0640, ours: created,
+ * or for a trusted config truncated). Untrusted: checked as sl_path_check,
+ * walked from its dirs entry without following a link, and a file written
+ * must not exist yet. Refuses anything but a regular file, never blocks on
+ * a FIFO. Returns an O_CLOEXEC fd, or -1 with msg. */
 int sl_path_open(const char *path, bool write, bool untrusted, char *const *dirs,
 		 unsigned n_dirs, char *msg, size_t len);
 

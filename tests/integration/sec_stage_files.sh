@@ -65,6 +65,18 @@ ctl --json counters stages | python3 -c 'import json,sys; t={s["name"]: s["type"
 	fail "the running graph changed"
 echo "ok: client configs cannot name stage files outside file_dirs, through links or with '..'"
 
+# A file planted in file_dirs (world-writable, someone else's) is not
+# written into: a client's config writes only new files.
+touch "$TMP/ok/planted.pcapng"
+chown nobody "$TMP/ok/planted.pcapng"
+chmod 666 "$TMP/ok/planted.pcapng"
+graph_config "{ type: capture, file: $TMP/ok/planted.pcapng }" > "$TMP/client.yaml"
+if ctl graph load "$TMP/client.yaml" > "$TMP/r" 2>&1; then cat "$TMP/r"; fail "a planted file was written into"; fi
+grep -q "exists: a config sent over the control socket writes only new files" "$TMP/r" ||
+	{ cat "$TMP/r"; fail "planted file: no reason"; }
+[ ! -s "$TMP/ok/planted.pcapng" ] || fail "the planted file was written"
+echo "ok: a client's capture does not write into an existing (planted) file"
+
 # Inside file_dirs: the capture is written, root's and not world-readable.
 graph_config "{ type: capture, file: $TMP/ok/sub/cap.pcapng }" > "$TMP/client.yaml"
 ctl graph load "$TMP/client.yaml" > "$TMP/r" 2>&1 || { cat "$TMP/r"; fail "a load inside file_dirs"; }
