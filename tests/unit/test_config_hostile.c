@@ -171,7 +171,7 @@ static void test_many_keys(void **state)
 static char *chain_of(unsigned n, unsigned inst)
 {
 	char *b = malloc((size_t)n * 80 + 4096), *p = b;
-	p += sprintf(p, "ports:\n  in0: { driver: dpdk, devargs: \"net_null0\" }\n"
+	p += snprintf(p, 4096, "ports:\n  in0: { driver: dpdk, devargs: \"net_null0\" }\n"
 			"  out0: { driver: dpdk, devargs: \"net_null1\" }\n"
 			"graph:\n  stages:\n    rx: { type: port_rx, port: in0 }\n"
 			"    tx: { type: port_tx, port: out0 }\n");
