@@ -67,6 +67,7 @@ struct rewrite_conf {
 
 struct rewrite_state {
 	unsigned n;
+	bool mac_only; /* every op edits only the Ethernet addresses */
 	struct rw_op op[RW_MAX_OPS];
 };
 
@@ -234,6 +235,10 @@ static int rewrite_init(struct sl_stage *st, const struct sl_stage_env *env, cha
 		if (rw_parse(c->ops.v[i], &s->op[i], err, len) < 0)
 			return -1;
 	s->n = c->ops.n;
+	s->mac_only = true;
+	for (unsigned i = 0; i < s->n; i++)
+		s->mac_only &= s->op[i].kind == RW_SWAP_MACS || s->op[i].kind == RW_SET_SRC_MAC ||
+			       s->op[i].kind == RW_SET_DST_MAC;
 	for (unsigned i = 0; i < AUX_N && i < st->n_aux; i++)
 		snprintf(env->aux_names[i], SL_LABEL_MAX, "%s", rewrite_aux[i]);
 	return sl_parsed_flag_register(err, len);
@@ -492,12 +497,63 @@ static inline uint16_t rw_one(struct sl_stage *st, const struct rewrite_state *s
 	return 0;
 }
 
+/* MAC edits on a private frame whose Ethernet header is in its first
+ * segment: the common case (a router's or a reflector's), done inline.
+ * Returns false when the packet needs the general path. */
+static inline bool rw_mac_fast(const struct rewrite_state *s, struct rte_mbuf *m)
+{
+	if (unlikely(m->data_len < RTE_ETHER_HDR_LEN || rw_shared(m)))
+		return false;
+	uint8_t *h = rte_pktmbuf_mtod(m, uint8_t *), t[RTE_ETHER_ADDR_LEN];
+	for (unsigned i = 0; i < s->n; i++) {
+		const struct rw_op *op = &s->op[i];
+		if (op->kind == RW_SWAP_MACS) {
+			memcpy(t, h, RTE_ETHER_ADDR_LEN);
+			memcpy(h, h + RTE_ETHER_ADDR_LEN, RTE_ETHER_ADDR_LEN);
+			memcpy(h + RTE_ETHER_ADDR_LEN, t, RTE_ETHER_ADDR_LEN);
+		} else {
+			memcpy(h + (op->kind == RW_SET_SRC_MAC ? RTE_ETHER_ADDR_LEN : 0), op->mac,
+			       RTE_ETHER_ADDR_LEN);
+		}
+	}
+	return true;
+}
+
+#define RW_PREFETCH 4 /* packets ahead whose first line is fetched */
+
 static void rewrite_process(struct sl_stage *st, struct rte_mbuf **pkts, uint16_t n)
 {
 	const struct rewrite_state *s = st->state;
 	uint16_t next[SL_BURST_MAX];
 
+	for (uint16_t i = 0; i < RTE_MIN(n, (uint16_t)RW_PREFETCH); i++)
+		rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void *));
+	if (s->mac_only) {
+		uint16_t i = 0;
+		for (; i < n; i++) {
+			if (i + RW_PREFETCH < n)
+				rte_prefetch0(rte_pktmbuf_mtod(pkts[i + RW_PREFETCH], void *));
+			if (unlikely(!rw_mac_fast(s, pkts[i])))
+				break;
+		}
+		if (likely(i == n)) { /* every packet done: one hand-over */
+			sl_forward(st, 0, pkts, n);
+			return;
+		}
+		for (uint16_t k = 0; k < i; k++)
+			next[k] = 0;
+		for (; i < n; i++) {
+			struct rw_pkt p = {pkts[i], false};
+			uint16_t r = rw_one(st, s, &p);
+			pkts[i] = p.m;
+			next[i] = r ? SL_DROP(r) : 0;
+		}
+		sl_forward_split(st, pkts, next, n);
+		return;
+	}
 	for (uint16_t i = 0; i < n; i++) {
+		if (i + RW_PREFETCH < n)
+			rte_prefetch0(rte_pktmbuf_mtod(pkts[i + RW_PREFETCH], void *));
 		struct rw_pkt p = {pkts[i], false};
 		uint16_t r = rw_one(st, s, &p);
 		pkts[i] = p.m; /* the copy, if one was made */
