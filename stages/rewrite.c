@@ -16,6 +16,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#ifdef __SSSE3__
+#include <tmmintrin.h>
+#endif
+
 #include <rte_byteorder.h>
 #include <rte_ether.h>
 
@@ -505,6 +509,17 @@ static inline bool rw_mac_fast(const struct rewrite_state *s, struct rte_mbuf *m
 	if (unlikely(m->data_len < RTE_ETHER_HDR_LEN || rw_shared(m)))
 		return false;
 	uint8_t *h = rte_pktmbuf_mtod(m, uint8_t *), t[RTE_ETHER_ADDR_LEN];
+#ifdef __SSSE3__
+	/* The lone swap_macs of a reflector: one 16-byte load, a byte shuffle
+	 * and a store, when the first segment holds 16 bytes (any real frame). */
+	if (s->n == 1 && s->op[0].kind == RW_SWAP_MACS && m->data_len >= 16) {
+		const __m128i swap =
+		    _mm_setr_epi8(6, 7, 8, 9, 10, 11, 0, 1, 2, 3, 4, 5, 12, 13, 14, 15);
+		__m128i v = _mm_loadu_si128((const __m128i *)(void *)h);
+		_mm_storeu_si128((__m128i *)(void *)h, _mm_shuffle_epi8(v, swap));
+		return true;
+	}
+#endif
 	for (unsigned i = 0; i < s->n; i++) {
 		const struct rw_op *op = &s->op[i];
 		if (op->kind == RW_SWAP_MACS) {
