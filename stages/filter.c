@@ -255,9 +255,16 @@ static void filter_process(struct sl_stage *st, struct rte_mbuf **pkts, uint16_t
 	const struct filter_state *s = st->state;
 	uint16_t next[SL_BURST_MAX];
 
-	if (likely(s->jit != NULL)) {
-		for (uint16_t i = 0; i < n; i++)
-			next[i] = s->jit(pkts[i]) ? FILTER_MATCH : FILTER_MISS;
+	uint64_t (*jit)(void *) = s->jit;
+	if (likely(jit != NULL)) {
+		/* The program reads the first line of each packet's data. */
+		for (uint16_t i = 0; i < RTE_MIN(n, (uint16_t)4); i++)
+			rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void *));
+		for (uint16_t i = 0; i < n; i++) {
+			if (i + 4 < n)
+				rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 4], void *));
+			next[i] = jit(pkts[i]) ? FILTER_MATCH : FILTER_MISS;
+		}
 	} else {
 		uint64_t rc[SL_BURST_MAX];
 		rte_bpf_exec_burst(s->bpf, (void **)pkts, rc, n);
