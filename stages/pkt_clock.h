@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include <rte_cycles.h>
 #include <rte_errno.h>
@@ -67,6 +68,27 @@ static inline uint64_t sl_pkt_time(const struct sl_pkt_clock *c, const struct rt
 	if (!(m->ol_flags & c->ts_flag))
 		return SL_PKT_NO_TIME;
 	return *RTE_MBUF_DYNFIELD(m, c->ts_off, const rte_mbuf_timestamp_t *);
+}
+
+/* Arrival time as wall-clock nanoseconds (records carry it): the TSC
+ * since a reading of CLOCK_REALTIME taken at init, so no syscall later. */
+struct sl_wall_clock {
+	uint64_t tsc0, wall0_ns, tsc_hz;
+};
+
+static inline void sl_wall_clock_init(struct sl_wall_clock *w)
+{
+	struct timespec ts;
+	w->tsc_hz = rte_get_tsc_hz();
+	clock_gettime(CLOCK_REALTIME, &ts);
+	w->tsc0 = rte_rdtsc();
+	w->wall0_ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static inline uint64_t sl_wall_ns(const struct sl_wall_clock *w)
+{
+	uint64_t d = rte_rdtsc() - w->tsc0;
+	return w->wall0_ns + (uint64_t)((unsigned __int128)d * 1000000000u / w->tsc_hz);
 }
 
 #endif

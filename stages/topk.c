@@ -56,8 +56,8 @@ struct topk_heap_ent {
 
 struct topk_state {
 	struct sl_pkt_clock clock;
-	uint64_t tsc0, wall0_ns, tsc_hz;
-	uint64_t size; /* ns */
+	struct sl_wall_clock wall; /* arrival: TSC to wall clock */
+	uint64_t size;		   /* ns */
 	unsigned kind, fields, k, n_heap;
 	uint32_t width, depth;
 	uint64_t *cms; /* depth rows of width counters */
@@ -189,11 +189,7 @@ static int topk_init(struct sl_stage *st, const struct sl_stage_env *env, char *
 	if (s->depth < 1)
 		s->depth = 1;
 	s->w = UINT64_MAX;
-	s->tsc_hz = rte_get_tsc_hz();
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	s->tsc0 = rte_rdtsc();
-	s->wall0_ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	sl_wall_clock_init(&s->wall);
 	s->cms = rte_zmalloc_socket("sl_topk_cms", (size_t)s->width * s->depth * 8,
 				    RTE_CACHE_LINE_SIZE, env->socket);
 	if (!s->cms) {
@@ -316,12 +312,6 @@ static inline void topk_offer(struct topk_state *s, const struct sl_pkt_key *key
 	}
 }
 
-static uint64_t arrival_ns(const struct topk_state *s)
-{
-	uint64_t d = rte_rdtsc() - s->tsc0;
-	return s->wall0_ns + (uint64_t)((unsigned __int128)d * 1000000000u / s->tsc_hz);
-}
-
 static void mirror_stats(struct sl_stage *st, const struct topk_state *s)
 {
 	if (!st->aux || !s->em)
@@ -335,7 +325,7 @@ static void mirror_stats(struct sl_stage *st, const struct topk_state *s)
 static void topk_process(struct sl_stage *st, struct rte_mbuf **pkts, uint16_t n)
 {
 	struct topk_state *s = st->state;
-	uint64_t now = s->clock.capture ? 0 : arrival_ns(s);
+	uint64_t now = s->clock.capture ? 0 : sl_wall_ns(&s->wall);
 	uint64_t no_time = 0, non_ip = 0, late = 0;
 
 	for (uint16_t i = 0; i < n; i++) {
@@ -378,7 +368,7 @@ static void topk_tick(struct sl_stage *st)
 {
 	struct topk_state *s = st->state;
 	if (!s->clock.capture && s->w != UINT64_MAX) {
-		uint64_t now = arrival_ns(s);
+		uint64_t now = sl_wall_ns(&s->wall);
 		s->hi = RTE_MAX(s->hi, now);
 		if (now / s->size > s->w)
 			close_window(st, s);

@@ -79,8 +79,8 @@ struct win_slot {
 
 struct win_state {
 	struct sl_pkt_clock clock;
-	uint64_t tsc0, wall0_ns, tsc_hz; /* arrival: TSC to wall clock */
-	uint64_t size, slide;		 /* ns */
+	struct sl_wall_clock wall; /* arrival: TSC to wall clock */
+	uint64_t size, slide;	   /* ns */
 	unsigned n_open, kind, fields, n_dist, p, m;
 	uint8_t dist[N_DIST]; /* which fields get a distinct count */
 	uint32_t max_keys, index_mask;
@@ -267,11 +267,7 @@ static int win_init(struct sl_stage *st, const struct sl_stage_env *env, char *e
 	s->index_mask = rte_align32pow2(s->max_keys * 2) - 1;
 	s->hi = 0;
 	s->next_end = UINT64_MAX;
-	s->tsc_hz = rte_get_tsc_hz();
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	s->tsc0 = rte_rdtsc();
-	s->wall0_ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	sl_wall_clock_init(&s->wall);
 	for (unsigned i = 0; i < s->n_open; i++) {
 		struct win_slot *w = &s->slot[i];
 		w->w = UINT64_MAX;
@@ -468,12 +464,6 @@ static void count_in(struct win_state *s, uint64_t wi, const struct sl_pkt_key *
 		hll_add(s, w->regs + ((size_t)(e - 1) * s->n_dist + d) * s->m, fh[d]);
 }
 
-static uint64_t arrival_ns(const struct win_state *s)
-{
-	uint64_t d = rte_rdtsc() - s->tsc0;
-	return s->wall0_ns + (uint64_t)((unsigned __int128)d * 1000000000u / s->tsc_hz);
-}
-
 static void mirror_stats(struct sl_stage *st, const struct win_state *s)
 {
 	if (!st->aux || !s->em)
@@ -487,7 +477,7 @@ static void mirror_stats(struct sl_stage *st, const struct win_state *s)
 static void win_process(struct sl_stage *st, struct rte_mbuf **pkts, uint16_t n)
 {
 	struct win_state *s = st->state;
-	uint64_t now = s->clock.capture ? 0 : arrival_ns(s);
+	uint64_t now = s->clock.capture ? 0 : sl_wall_ns(&s->wall);
 	uint64_t no_time = 0, non_ip = 0, late = 0;
 	uint64_t over0 = 0;
 
@@ -539,7 +529,7 @@ static void win_tick(struct sl_stage *st)
 {
 	struct win_state *s = st->state;
 	if (!s->clock.capture) {
-		uint64_t now = arrival_ns(s);
+		uint64_t now = sl_wall_ns(&s->wall);
 		if (now > s->hi) {
 			s->hi = now;
 			close_until(st, s, now);
