@@ -28,8 +28,15 @@ struct sl_conf_port {
 	char *driver;
 	char *devargs;	     /* dpdk */
 	char *probe_devargs; /* devargs with file arguments pinned (sl_config_pin_files) */
-	char *iface;	     /* af_xdp */
-	uint64_t queue;
+	char *iface;	     /* af_xdp; auto */
+	char *pci;	     /* auto: a PCI address instead of iface */
+	uint64_t queue;	     /* af_xdp: the interface's first queue */
+	uint8_t xdp_mode;    /* af_xdp: enum sl_xdp_mode (drivers/port.h) */
+	uint8_t zerocopy;    /* af_xdp: enum sl_xdp_zc */
+	bool busy_poll;	     /* af_xdp */
+	/* driver: auto, once resolved (sl_config_resolve_auto): driver names
+	 * the chosen one and auto_why says why; NULL for a named driver. */
+	char *auto_why;
 	uint64_t rx_desc, tx_desc;
 	struct sl_loc loc;
 	/* Derived: queues needed by the port_rx / port_tx instances. */

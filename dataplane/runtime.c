@@ -84,6 +84,12 @@ struct sl_port_conf sl_runtime_port_conf(const struct sl_conf_port *c)
 	    .rx_desc = (uint16_t)c->rx_desc,
 	    .tx_desc = (uint16_t)c->tx_desc,
 	    .rx_timestamps = c->rx_timestamps,
+	    .iface = c->iface,
+	    .queue = (uint16_t)c->queue,
+	    .xdp_mode = c->xdp_mode,
+	    .zerocopy = c->zerocopy,
+	    .busy_poll = c->busy_poll,
+	    .auto_why = c->auto_why,
 	};
 }
 

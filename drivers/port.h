@@ -16,7 +16,7 @@
  * config (the strings live as long as the config the port was built from). */
 struct sl_port_conf {
 	const char *name;    /* the operator's name for the port, for messages */
-	const char *driver;  /* "dpdk" */
+	const char *driver;  /* "dpdk" or "af_xdp" ("auto" is resolved before) */
 	const char *devargs; /* dpdk: a vdev or a PCI address, then arguments */
 	/* What EAL gets instead of devargs when they differ: the same device
 	 * with its file arguments pinned to fds the dataplane opened itself
@@ -28,13 +28,38 @@ struct sl_port_conf {
 	 * capture): ask the device for receive timestamps where it has them
 	 * (net_pcap gives the pcap's own). */
 	bool rx_timestamps;
+	/* af_xdp: the kernel interface and its first queue; the port's queue
+	 * q is the interface's queue `queue + q`. */
+	const char *iface;
+	uint16_t queue;
+	uint8_t xdp_mode;  /* enum sl_xdp_mode */
+	uint8_t zerocopy;  /* enum sl_xdp_zc */
+	bool busy_poll;
+	/* driver: auto: why this driver was chosen (and why not the other),
+	 * or NULL when the config named the driver. */
+	const char *auto_why;
 };
 
-/* Port statistics as the driver reports them (ethdev or XSK). */
+enum sl_xdp_mode { SL_XDP_MODE_AUTO, SL_XDP_MODE_NATIVE, SL_XDP_MODE_SKB };
+enum sl_xdp_zc { SL_XDP_ZC_AUTO, SL_XDP_ZC_ON, SL_XDP_ZC_OFF };
+
+/* Port statistics as the driver reports them (ethdev or XSK). Every field
+ * is a uint64_t counter (sl_port_read_stats folds them one by one). */
 struct sl_port_stats {
 	uint64_t ipackets, opackets, ibytes, obytes;
 	uint64_t imissed, ierrors, oerrors, rx_nombuf;
+	/* af_xdp only (0 elsewhere): the kernel's XDP_STATISTICS summed over
+	 * the port's sockets, then the driver's own: wakeup syscalls the
+	 * kernel asked for (need_wakeup, busy poll) and TX bursts retried on
+	 * a full TX ring or a busy kick. */
+	uint64_t rx_dropped, rx_invalid_descs, tx_invalid_descs, rx_ring_full;
+	uint64_t fill_ring_empty, wakeups, tx_retries, tx_copies;
 };
+
+/* What a port's driver tells the operator about how it runs: the mode it
+ * negotiated and each fallback on the way ("af_xdp native, copy: veth0
+ * has no zero-copy"), and for driver: auto, why this driver. */
+#define SL_PORT_NOTE_MAX 192
 
 struct sl_port;
 
@@ -72,6 +97,8 @@ struct sl_port {
 	/* Some PMDs zero their counters when a peer goes away (memif); the
 	 * totals fold the lost readings in so they never go backwards. */
 	struct sl_port_stats last_raw, base;
+	char note[SL_PORT_NOTE_MAX];
+	void *priv; /* the driver's own state (af_xdp: sockets, UMEM) */
 };
 
 /* Read the port's statistics into out, monotonic across PMD resets. */
@@ -87,6 +114,20 @@ int sl_port_eal_args(const char *driver, const char *devargs, char **argv);
 /* The dpdk driver is the common case: its bursts go straight to the ethdev
  * inline functions instead of through one more indirect call. */
 extern const struct sl_port_driver sl_dpdk_driver;
+#ifdef SL_HAVE_AF_XDP
+extern const struct sl_port_driver sl_af_xdp_driver;
+#endif
+
+/* driver: auto. Decide, before EAL starts, between DPDK (a PCI device
+ * bound to vfio-pci or uio_pci_generic) and AF_XDP (the device's kernel
+ * interface). iface or pci names the device (one of them NULL). On
+ * success *driver is "dpdk" (then *pci_out holds the PCI address for EAL)
+ * or "af_xdp" (then *iface_out holds the interface name), and why says
+ * why, naming the other driver's reason too. Returns 0, or -1 with both
+ * reasons in why. Reads sysfs only. */
+int sl_port_auto_resolve(const char *iface, const char *pci, const char **driver,
+			 char *iface_out, size_t iface_len, char *pci_out, size_t pci_len,
+			 char *why, size_t why_len);
 
 static inline uint16_t sl_port_rx(struct sl_port *p, uint16_t q, struct rte_mbuf **pkts, uint16_t n)
 {

@@ -16,7 +16,7 @@
 #include "stages/stage.h"
 
 #define SL_STATS_MAGIC 0x31534c5453554c53ULL /* "SLUSTLS1" */
-#define SL_STATS_VERSION 2
+#define SL_STATS_VERSION 3
 
 enum sl_dp_state { SL_DP_STARTING, SL_DP_RUNNING, SL_DP_DRAINING, SL_DP_STOPPED };
 
@@ -73,6 +73,8 @@ struct sl_stats_port {
 	char devargs[128];
 	uint16_t n_rxq, n_txq;
 	uint32_t pad;
+	/* How the driver runs (mode, fallbacks, why driver: auto chose it). */
+	char note[SL_PORT_NOTE_MAX];
 	struct sl_port_stats st;
 } __attribute__((aligned(64)));
 
