@@ -285,6 +285,10 @@ const struct sl_port_driver *sl_port_driver_find(const char *name)
 {
 	if (!strcmp(name, "dpdk"))
 		return &sl_dpdk_driver;
+#ifdef SL_HAVE_AF_XDP
+	if (!strcmp(name, "af_xdp"))
+		return &sl_af_xdp_driver;
+#endif
 	return NULL;
 }
 

@@ -59,7 +59,7 @@ struct sl_port_stats {
 /* What a port's driver tells the operator about how it runs: the mode it
  * negotiated and each fallback on the way ("af_xdp native, copy: veth0
  * has no zero-copy"), and for driver: auto, why this driver. */
-#define SL_PORT_NOTE_MAX 192
+#define SL_PORT_NOTE_MAX 320
 
 struct sl_port;
 
