@@ -523,7 +523,8 @@ static int build_clusters_sources(struct sl_runtime *rt, struct conn_key *keys, 
 		for (unsigned s = 0; s < cfg->n_stages; s++)
 			for (unsigned i = 0; i < cfg->stages[s].instances; i++)
 				nt += cfg->stages[s].type->tick &&
-				      cfg->stages[s].cluster[i] == (int)c;
+				      cfg->stages[s].cluster[i] == (int)c &&
+				      !rt->inst[s][i]->no_tick;
 		cl->ticks =
 		    rte_zmalloc_socket("sl_ticks", (nt + 1u) * sizeof(*cl->ticks),
 				       RTE_CACHE_LINE_SIZE, lc ? lc->socket : SOCKET_ID_ANY);
@@ -534,7 +535,7 @@ static int build_clusters_sources(struct sl_runtime *rt, struct conn_key *keys, 
 		for (unsigned s = 0; s < cfg->n_stages; s++)
 			for (unsigned i = 0; i < cfg->stages[s].instances; i++)
 				if (cfg->stages[s].type->tick &&
-				    cfg->stages[s].cluster[i] == (int)c)
+				    cfg->stages[s].cluster[i] == (int)c && !rt->inst[s][i]->no_tick)
 					cl->ticks[cl->n_ticks++] = rt->inst[s][i];
 		/* Rings first: draining what is in flight before taking more in
 		 * keeps ring occupancy low. */

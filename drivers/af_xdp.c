@@ -110,13 +110,15 @@ static int quiet_print(enum libxdp_print_level level, const char *fmt, va_list a
 	return vfprintf(stderr, fmt, ap);
 }
 
+/* libbpf's warnings come from libxdp's probes (its dispatcher check fails
+ * where the kernel refuses freplace programs, and says so itself) and from
+ * the ELF sections libxdp reads; what matters reaches the port's note. */
 static int quiet_bpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
-	/* libbpf warns of the ELF sections libxdp reads itself. */
-	if (level != LIBBPF_WARN || strstr(fmt, "unrecognized data section"))
-		return 0;
-	fprintf(stderr, "sluice-dp: ");
-	return vfprintf(stderr, fmt, ap);
+	(void)level;
+	(void)fmt;
+	(void)ap;
+	return 0;
 }
 
 static void note_add(struct sl_port *p, const char *fmt, ...)
@@ -458,7 +460,9 @@ static uint16_t xdp_rx(struct sl_port *p, uint16_t q, struct rte_mbuf **pkts, ui
 	if (got == 0) {
 		/* The kernel asks for a kick when it stopped for lack of
 		 * frames; busy polling drives the NAPI loop from here. */
-		if (x->fill_cap - x->lent >= XQ_REFILL_MIN)
+		/* Idle: top the fill ring up to the last frame, so that a
+		 * drained port holds exactly what it held at start. */
+		if (x->lent < x->fill_cap)
 			refill(X, x, XQ_REFILL_MAX);
 		if (X->busy_poll || xsk_ring_prod__needs_wakeup(&x->fill)) {
 			recvfrom(x->fd, NULL, 0, MSG_DONTWAIT, NULL, NULL);
@@ -576,6 +580,17 @@ static uint16_t xdp_tx(struct sl_port *p, uint16_t q, struct rte_mbuf **pkts, ui
 			break;
 	}
 	return sent;
+}
+
+static void xdp_tx_idle(struct sl_port *p, uint16_t q)
+{
+	struct xport *X = p->priv;
+	struct xq *x = &X->q[q];
+	if (x->tx_out) {
+		if (xsk_ring_prod__needs_wakeup(&x->tx))
+			kick(x);
+		reclaim(X, x);
+	}
 }
 
 /* ---- open and close -------------------------------------------------------- */
@@ -922,4 +937,5 @@ const struct sl_port_driver sl_af_xdp_driver = {
     .link_up = xdp_link_up,
     .probe = xdp_probe,
     .remove = xdp_close,
+    .tx_idle = xdp_tx_idle,
 };

@@ -79,6 +79,11 @@ struct sl_port_driver {
 	 * with gen, so the old one runs on until the new graph replaces it. */
 	int (*probe)(struct sl_port *p, unsigned gen, char *err, size_t len);
 	void (*remove)(struct sl_port *p);
+	/* Optional: called now and then by the lcore that sends on TX queue
+	 * q, with or without traffic, so that a driver that frees sent
+	 * buffers lazily (af_xdp's completion ring) frees them on a quiet
+	 * port too. */
+	void (*tx_idle)(struct sl_port *p, uint16_t q);
 };
 
 struct sl_port {

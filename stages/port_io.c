@@ -23,6 +23,7 @@ int sl_port_io_init(struct sl_stage *st, const struct sl_stage_env *env, char *e
 	}
 	s->port = env->port;
 	s->queue = env->queue;
+	st->no_tick = !env->port->drv || !env->port->drv->tx_idle;
 	s->retries = env->tx_retries;
 	s->ts_mult = 0;
 	s->seqn_off = -1;

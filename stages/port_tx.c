@@ -25,6 +25,14 @@ static void port_tx_process(struct sl_stage *st, struct rte_mbuf **pkts, uint16_
 	st->cnt->drops[TX_FULL] += lost;
 }
 
+/* A quiet port still gets its sent buffers back (see tx_idle). */
+static void port_tx_tick(struct sl_stage *st)
+{
+	struct sl_port_io_state *s = st->state;
+	if (s->port->drv->tx_idle)
+		s->port->drv->tx_idle(s->port, s->queue);
+}
+
 static struct sl_stage_type port_tx_stage = {
     .name = "port_tx",
     .help = "send bursts on a port (one TX queue per instance)",
@@ -39,6 +47,7 @@ static struct sl_stage_type port_tx_stage = {
     .is_tx = true,
     .init = sl_port_io_init,
     .process = port_tx_process,
+    .tick = port_tx_tick,
 };
 
 SL_STAGE_REGISTER(port_tx_stage)

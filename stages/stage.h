@@ -165,6 +165,10 @@ struct sl_stage {
 	uint64_t *aux;
 	uint32_t n_aux;
 	bool finished; /* fini has run (at a stop, before the final counters) */
+	/* Set by init when this instance needs no tick although its type has
+	 * one (port_tx on a driver without tx_idle): its cluster then pays
+	 * nothing for it. */
+	bool no_tick;
 };
 
 typedef void (*sl_process_fn)(struct sl_stage *st, struct rte_mbuf **pkts, uint16_t n);
