@@ -34,6 +34,7 @@
 #include <xdp/xsk.h>
 
 #include <rte_branch_prediction.h>
+#include <rte_eal.h>
 #include <rte_malloc.h>
 #include <rte_mbuf.h>
 #include <rte_memcpy.h>
@@ -836,8 +837,10 @@ static int xdp_open(struct sl_port *p, struct rte_mempool *mp, char *err, size_t
 		snprintf(qs, sizeof(qs), "queues %u-%u", p->conf.queue, p->conf.queue + nq - 1);
 	else
 		snprintf(qs, sizeof(qs), "queue %u", p->conf.queue);
-	snprintf(p->note, sizeof(p->note), "af_xdp %s, %s; %u XSK%s on %s %s", mode_name(X->mode),
-		 X->zc ? "zero-copy" : "copy", nq, nq > 1 ? "s" : "", ifc, qs);
+	snprintf(p->note, sizeof(p->note),
+		 "af_xdp %s, %s; %u XSK%s on %s %s; UMEM on the mbuf pool%s", mode_name(X->mode),
+		 X->zc ? "zero-copy" : "copy", nq, nq > 1 ? "s" : "", ifc, qs,
+		 rte_eal_has_hugepages() ? " (hugepages)" : " (no hugepages)");
 	if (fallback[0])
 		note_add(p, "; %s", fallback);
 	note_add(p, "; %s", disp);
