@@ -271,10 +271,81 @@ int sl_config_find_port(const struct sl_config *c, const char *name)
 
 /* ---- ports -------------------------------------------------------------- */
 
+/* One of the words in choices, as its index; else an error at the value. */
+static int parse_choice(struct loader *L, const struct sl_ynode *n, const char *key,
+			const char *const *choices, const char *list, uint8_t *out)
+{
+	if (n->kind == SL_Y_SCALAR && !n->block)
+		for (uint8_t i = 0; choices[i]; i++)
+			if (!strcmp(n->str, choices[i])) {
+				*out = i;
+				return 0;
+			}
+	return sl_errf(L->err, &n->loc, "'%s' must be one of %s", key, list);
+}
+
+/* A kernel interface name: what the kernel itself accepts (dev_valid_name),
+ * narrowed to the characters that need no quoting in a sysfs path. */
+static int check_iface(struct loader *L, const struct sl_ynode *n)
+{
+	size_t l = strlen(n->str);
+	if (l == 0 || l > 15 || !strcmp(n->str, ".") || !strcmp(n->str, "..") ||
+	    strspn(n->str, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.:-") !=
+		l)
+		return sl_errf(L->err, &n->loc,
+			       "'iface' must be an interface name: 1 to 15 of A-Z a-z 0-9 _ . : -");
+	return 0;
+}
+
+/* A PCI address: DDDD:BB:DD.F or BB:DD.F, hexadecimal. */
+static int check_pci(struct loader *L, const struct sl_ynode *n)
+{
+	const char *s = n->str;
+	size_t l = strlen(s);
+	const char *form = l == 12 ? "hhhh:hh:hh.h" : l == 7 ? "hh:hh.h" : NULL;
+	for (size_t i = 0; form && i < l; i++)
+		if (form[i] == 'h' ? !isxdigit((unsigned char)s[i]) : s[i] != form[i])
+			form = NULL;
+	if (!form)
+		return sl_errf(
+		    L->err, &n->loc,
+		    "'pci' must be a PCI address, DDDD:BB:DD.F or BB:DD.F (hexadecimal)");
+	return 0;
+}
+
+/* The keys of an af_xdp port (also those of auto, for when AF_XDP is
+ * chosen). */
+static int load_xdp_keys(struct loader *L, const struct sl_ynode *v, struct sl_conf_port *p)
+{
+	static const char *const modes[] = {"auto", "native", "skb", NULL};
+	static const char *const zcs[] = {"auto", "on", "off", NULL};
+	const struct sl_ynode *x;
+	if ((x = sl_yaml_get(v, "mode")) &&
+	    parse_choice(L, x, "mode", modes, "auto, native, skb", &p->xdp_mode) < 0)
+		return -1;
+	if ((x = sl_yaml_get(v, "zerocopy")) &&
+	    parse_choice(L, x, "zerocopy", zcs, "auto, on, off", &p->zerocopy) < 0)
+		return -1;
+	if ((x = sl_yaml_get(v, "busy_poll")) && parse_bool(L, x, "busy_poll", &p->busy_poll) < 0)
+		return -1;
+	static const char *const rings[] = {"rx_desc", "tx_desc"};
+	for (unsigned i = 0; i < 2; i++) {
+		uint64_t d = i ? p->tx_desc : p->rx_desc;
+		if ((d & (d - 1)) && (x = sl_yaml_get(v, rings[i])))
+			return sl_errf(L->err, &x->loc,
+				       "'%s' of an af_xdp port sizes an XSK ring: a power of two",
+				       rings[i]);
+	}
+	return 0;
+}
+
 static int load_ports(struct loader *L, const struct sl_ynode *n)
 {
-	static const char *const keys[] = {"driver",  "devargs", "iface", "queue",
-					   "rx_desc", "tx_desc", NULL};
+	static const char *const keys[] = {"driver",   "devargs",   "iface",   "pci",
+					   "queue",    "rx_desc",   "tx_desc", "mode",
+					   "zerocopy", "busy_poll", NULL};
+	static const char *const xdp_only[] = {"iface",	   "pci",	"queue", "mode",
+					       "zerocopy", "busy_poll", NULL};
 	struct sl_config *c = L->c;
 
 	if (expect_kind(L, n, SL_Y_MAP, "'ports'") < 0)
@@ -299,14 +370,18 @@ static int load_ports(struct loader *L, const struct sl_ynode *n)
 			return -1;
 		const struct sl_ynode *d = sl_yaml_get(v, "driver");
 		if (!d)
-			return sl_errf(L->err, &k->loc, "port '%s' has no 'driver' (expected dpdk)",
-				       k->str);
+			return sl_errf(L->err, &k->loc,
+				       "port '%s' has no 'driver' (dpdk, af_xdp or auto)", k->str);
 		if (parse_str(L, d, "driver", &p->driver) < 0)
 			return -1;
 		const struct sl_ynode *x;
 		if ((x = sl_yaml_get(v, "devargs")) && parse_str(L, x, "devargs", &p->devargs) < 0)
 			return -1;
-		if ((x = sl_yaml_get(v, "iface")) && parse_str(L, x, "iface", &p->iface) < 0)
+		if ((x = sl_yaml_get(v, "iface")) &&
+		    (parse_str(L, x, "iface", &p->iface) < 0 || check_iface(L, x) < 0))
+			return -1;
+		if ((x = sl_yaml_get(v, "pci")) &&
+		    (parse_str(L, x, "pci", &p->pci) < 0 || check_pci(L, x) < 0))
 			return -1;
 		if ((x = sl_yaml_get(v, "queue")) && parse_uint(L, x, "queue", 0, 1023, &p->queue))
 			return -1;
@@ -320,10 +395,12 @@ static int load_ports(struct loader *L, const struct sl_ynode *n)
 			if (!p->devargs)
 				return sl_errf(L->err, &k->loc,
 					       "port '%s' (driver dpdk) needs 'devargs'", k->str);
-			if (p->iface)
-				return sl_errf(L->err, &sl_yaml_get(v, "iface")->loc,
-					       "'iface' is for af_xdp ports; driver dpdk takes "
-					       "'devargs'");
+			for (const char *const *o = xdp_only; *o; o++)
+				if ((x = sl_yaml_get(v, *o)))
+					return sl_errf(L->err, &x->loc,
+						       "'%s' is for af_xdp and auto ports; driver "
+						       "dpdk takes 'devargs'",
+						       *o);
 			const struct sl_ynode *dn = sl_yaml_get(v, "devargs");
 			const struct sl_config_policy *pol = L->policy;
 			char msg[400];
@@ -354,15 +431,46 @@ static int load_ports(struct loader *L, const struct sl_ynode *n)
 						       "'%s' already uses",
 						       k->str, dname, c->ports[j].name);
 			}
-		} else if (!strcmp(p->driver, "af_xdp")) {
-			return sl_errf(L->err, &d->loc,
-				       "port '%s': driver 'af_xdp' is not available in this build "
-				       "(expected dpdk)",
-				       k->str);
+		} else if (!strcmp(p->driver, "af_xdp") || !strcmp(p->driver, "auto")) {
+#ifndef SL_HAVE_AF_XDP
+			if (!strcmp(p->driver, "af_xdp"))
+				return sl_errf(
+				    L->err, &d->loc,
+				    "port '%s': driver 'af_xdp' is not in this build (it "
+				    "needs libxdp and libbpf: run tools/setup, rebuild)",
+				    k->str);
+#endif
+			bool is_auto = !strcmp(p->driver, "auto");
+			if ((x = sl_yaml_get(v, "devargs")))
+				return sl_errf(
+				    L->err, &x->loc,
+				    "'devargs' is for dpdk ports; driver %s takes 'iface'%s",
+				    p->driver, is_auto ? " or 'pci'" : "");
+			if (!is_auto && (x = sl_yaml_get(v, "pci")))
+				return sl_errf(L->err, &x->loc,
+					       "'pci' is for driver auto; af_xdp takes 'iface'");
+			if (is_auto && !p->iface == !p->pci)
+				return sl_errf(
+				    L->err, &k->loc,
+				    "port '%s' (driver auto) needs one of 'iface' or 'pci'",
+				    k->str);
+			if (!is_auto && !p->iface)
+				return sl_errf(L->err, &k->loc,
+					       "port '%s' (driver af_xdp) needs 'iface'", k->str);
+			if (load_xdp_keys(L, v, p) < 0)
+				return -1;
+			/* One interface, one port: its queues are one XSK set. */
+			for (unsigned j = 0; p->iface && j + 1 < c->n_ports; j++)
+				if (c->ports[j].iface && !strcmp(c->ports[j].iface, p->iface))
+					return sl_errf(L->err, &sl_yaml_get(v, "iface")->loc,
+						       "port '%s' names interface '%s', which port "
+						       "'%s' already uses",
+						       k->str, p->iface, c->ports[j].name);
 		} else {
 			return sl_errf(L->err, &d->loc,
-				       "port '%s': unknown driver '%s' (expected dpdk)", k->str,
-				       p->driver);
+				       "port '%s': unknown driver '%s' (expected dpdk, af_xdp or "
+				       "auto)",
+				       k->str, p->driver);
 		}
 	}
 	return 0;
@@ -1428,6 +1536,8 @@ void sl_config_free(struct sl_config *c)
 		free(c->ports[i].devargs);
 		free(c->ports[i].probe_devargs);
 		free(c->ports[i].iface);
+		free(c->ports[i].pci);
+		free(c->ports[i].auto_why);
 	}
 	free(c->ports);
 	for (unsigned i = 0; i < c->n_stages; i++) {
