@@ -2,6 +2,7 @@
  * every layer (ports, graph, clusters, mapping, dataplane) before anything
  * starts. The first error wins and names file:line:col. */
 #include "config/config.h"
+#include "drivers/port.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -1582,6 +1583,49 @@ int sl_config_pin_files(struct sl_config *c, const struct sl_config_policy *pol,
 		}
 		free(p->probe_devargs);
 		p->probe_devargs = out;
+	}
+	return 0;
+}
+
+int sl_config_resolve_auto(struct sl_config *c, struct sl_err *err)
+{
+	for (unsigned i = 0; i < c->n_ports; i++) {
+		struct sl_conf_port *p = &c->ports[i];
+		if (strcmp(p->driver, "auto") != 0)
+			continue;
+		const char *drv = NULL;
+		char ifc[64], pci[64], why[512];
+		if (sl_port_auto_resolve(p->iface, p->pci, &drv, ifc, sizeof(ifc), pci, sizeof(pci),
+					 why, sizeof(why)) < 0)
+			return sl_errf(err, &p->loc,
+				       "port '%s' (driver auto): neither driver can run it: %s",
+				       p->name, why);
+#ifndef SL_HAVE_AF_XDP
+		if (!strcmp(drv, "af_xdp"))
+			return sl_errf(err, &p->loc,
+				       "port '%s' (driver auto): %s, but this build has no af_xdp "
+				       "driver (it needs libxdp and libbpf)",
+				       p->name, why);
+#endif
+		char *d = strdup(drv), *w = strdup(why);
+		char *x = strdup(!strcmp(drv, "dpdk") ? pci : ifc);
+		if (!d || !w || !x) {
+			free(d);
+			free(w);
+			free(x);
+			return sl_errf(err, &p->loc, "out of memory");
+		}
+		free(p->driver);
+		p->driver = d;
+		free(p->auto_why);
+		p->auto_why = w;
+		if (!strcmp(drv, "dpdk")) {
+			free(p->devargs);
+			p->devargs = x;
+		} else {
+			free(p->iface);
+			p->iface = x;
+		}
 	}
 	return 0;
 }

@@ -171,6 +171,13 @@ void sl_config_stage_free(struct sl_conf_stage *s);
 int sl_config_pin_files(struct sl_config *c, const struct sl_config_policy *pol, int *fds,
 			unsigned max, unsigned *n, struct sl_err *err);
 
+/* driver: auto, decided (sl_port_auto_resolve, from sysfs) for every port
+ * that has it: the port then names the chosen driver ("dpdk" with its PCI
+ * address as devargs, or "af_xdp" with its interface) and auto_why says
+ * why. Only the dataplane calls this, when it starts and at graph loads.
+ * Returns 0, or -1 with err at the port, giving both drivers' reasons. */
+int sl_config_resolve_auto(struct sl_config *c, struct sl_err *err);
+
 int sl_config_find_stage(const struct sl_config *c, const char *name);
 /* Same type, instance count and configuration values. */
 bool sl_config_stage_equal(const struct sl_conf_stage *a, const struct sl_conf_stage *b);

@@ -34,6 +34,16 @@ static json_t *cmd_status(struct sl_daemon *d, unsigned idx, json_t *req)
 	json_object_set_new(r, "dataplane", dp);
 	json_object_set_new(r, "cores", sl_pool_view(d->cfg));
 	json_object_set_new(r, "clusters", sl_mapping_view(d->cfg, d->mapping));
+	/* Which driver runs each port and how (driver: auto's choice, the
+	 * AF_XDP mode): from the stats segment, when the dataplane runs. */
+	char err[256];
+	json_t *cv = sl_view_counters(d, err, sizeof(err)), *ports = json_array(), *e;
+	size_t i;
+	json_array_foreach(cv ? json_object_get(cv, "ports") : NULL, i, e) json_array_append_new(
+	    ports, json_pack("{s:O, s:O, s:O}", "name", json_object_get(e, "name"), "driver",
+			     json_object_get(e, "driver"), "note", json_object_get(e, "note")));
+	json_decref(cv);
+	json_object_set_new(r, "ports", ports);
 	return sl_proto_ok(json_object_get(req, "id"), r);
 }
 

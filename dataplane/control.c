@@ -163,6 +163,12 @@ static json_t *cmd_status(struct sl_dp_ctl *c, json_t *req)
 	json_object_set_new(r, "dataplane", dp);
 	json_object_set_new(r, "cores", sl_pool_view(rt->cfg));
 	json_object_set_new(r, "clusters", sl_mapping_view(rt->cfg, m));
+	json_t *ports = json_array();
+	for (unsigned i = 0; i < rt->n_ports; i++)
+		json_array_append_new(
+		    ports, json_pack("{s:s, s:s, s:s}", "name", rt->cfg->ports[i].name, "driver",
+				     rt->cfg->ports[i].driver, "note", rt->ports[i].note));
+	json_object_set_new(r, "ports", ports);
 	free(m);
 	json_decref(hello);
 	return sl_proto_ok(json_object_get(req, "id"), r);

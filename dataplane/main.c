@@ -746,6 +746,12 @@ int main(int argc, char **argv)
 		free(dp.cfg_text);
 		return 0;
 	}
+	if (sl_config_resolve_auto(dp.cfg, &cerr) < 0) {
+		fprintf(stderr, "%s\n", cerr.msg);
+		sl_config_free(dp.cfg);
+		free(dp.cfg_text);
+		return 1;
+	}
 	struct sl_runtime *rt = calloc(1, sizeof(*rt));
 	rt->cfg = dp.cfg;
 	rt->file_policy = o.untrusted ? &dp.policy : NULL;

@@ -67,6 +67,12 @@ int sl_dp_graph_load(struct sl_dp *dp, const char *text, size_t text_len, const 
 		snprintf(err, len, "%s", ce.msg);
 		return -1;
 	}
+	if (sl_config_resolve_auto(nc, &ce) < 0) {
+		*code = "invalid_config";
+		snprintf(err, len, "%s", ce.msg);
+		sl_config_free(nc);
+		return -1;
+	}
 	/* A client's config: its files are checked and opened here, where
 	 * they are used, and the PMDs get the fds (sl_devargs_pin). */
 	if (dp->untrusted_loads && sl_dp_pin(dp, nc, pinned, &n_pinned, err, len) < 0) {

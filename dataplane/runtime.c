@@ -98,8 +98,15 @@ static struct sl_port *old_port(struct sl_runtime *old, const struct sl_conf_por
 {
 	for (unsigned j = 0; old && j < old->n_ports; j++) {
 		struct sl_port *q = &old->ports[j];
-		if (q->drv && !strcmp(q->conf.driver, c->driver) && q->conf.devargs && c->devargs &&
-		    !strcmp(q->conf.devargs, c->devargs))
+		if (!q->drv || strcmp(q->conf.driver, c->driver) != 0)
+			continue;
+		if (q->conf.devargs && c->devargs && !strcmp(q->conf.devargs, c->devargs))
+			return q;
+		/* af_xdp: the same interface and the same way of running it
+		 * (anything else is a new port: closed and opened again). */
+		if (q->conf.iface && c->iface && !strcmp(q->conf.iface, c->iface) &&
+		    q->conf.queue == c->queue && q->conf.xdp_mode == c->xdp_mode &&
+		    q->conf.zerocopy == c->zerocopy && q->conf.busy_poll == c->busy_poll)
 			return q;
 	}
 	return NULL;
@@ -195,6 +202,7 @@ static int open_ports(struct sl_runtime *rt, struct sl_runtime *old, char *err, 
 			 cfg->ports[i].devargs ? cfg->ports[i].devargs : cfg->ports[i].iface);
 		sp->n_rxq = p->n_rxq;
 		sp->n_txq = p->n_txq;
+		snprintf(sp->note, sizeof(sp->note), "%s", p->note);
 	}
 	return 0;
 }

@@ -155,6 +155,9 @@ static int cmd_status(struct ctl *c)
 		json_object_foreach(json_object_get(r, "clusters"), k, v)
 		    printf(" %s@%lld", k, json_integer_value(v));
 		printf("\n");
+		json_array_foreach(json_object_get(r, "ports"), i, v)
+		    printf("port        %s: %s%s%s\n", str(v, "name"), str(v, "driver"),
+			   *str(v, "note") ? ", " : "", str(v, "note"));
 	}
 	json_decref(r);
 	return 0;
@@ -420,9 +423,24 @@ static void print_counters(json_t *r, json_t *prev)
 		printf("\n%-12s %14s %14s %10s %10s %10s %10s\n", "port", "rx", "tx", "imissed",
 		       "ierrors", "oerrors", "rx_nombuf");
 		json_array_foreach(ports, i, s)
-		    printf("%-12s %14lld %14lld %10lld %10lld %10lld %10lld\n", str(s, "name"),
-			   num(s, "ipackets"), num(s, "opackets"), num(s, "imissed"),
-			   num(s, "ierrors"), num(s, "oerrors"), num(s, "rx_nombuf"));
+		{
+			printf("%-12s %14lld %14lld %10lld %10lld %10lld %10lld\n", str(s, "name"),
+			       num(s, "ipackets"), num(s, "opackets"), num(s, "imissed"),
+			       num(s, "ierrors"), num(s, "oerrors"), num(s, "rx_nombuf"));
+			const char *note = str(s, "note");
+			if (note && *note)
+				printf("%-12s %s: %s\n", "", str(s, "driver"), note);
+			if (!strcmp(str(s, "driver"), "af_xdp"))
+				printf(
+				    "%-12s rx_dropped %lld  rx_invalid_descs %lld  "
+				    "tx_invalid_descs "
+				    "%lld  rx_ring_full %lld  fill_ring_empty %lld  wakeups %lld  "
+				    "tx_retries %lld  tx_copies %lld\n",
+				    "", num(s, "rx_dropped"), num(s, "rx_invalid_descs"),
+				    num(s, "tx_invalid_descs"), num(s, "rx_ring_full"),
+				    num(s, "fill_ring_empty"), num(s, "wakeups"),
+				    num(s, "tx_retries"), num(s, "tx_copies"));
+		}
 	}
 }
 

@@ -117,6 +117,17 @@ void sl_stats_print(FILE *f, const struct sl_stats_hdr *s, const struct sl_stats
 			" %10" PRIu64 " %10" PRIu64 "\n",
 			p->name, dev, p->st.ipackets, p->st.opackets, p->st.imissed, p->st.ierrors,
 			p->st.oerrors, p->st.rx_nombuf);
+		if (p->note[0])
+			fprintf(f, "%-12s %s: %s\n", "", p->driver, p->note);
+		if (!strcmp(p->driver, "af_xdp"))
+			fprintf(f,
+				"%-12s rx_dropped %" PRIu64 "  rx_invalid_descs %" PRIu64
+				"  tx_invalid_descs %" PRIu64 "  rx_ring_full %" PRIu64
+				"  fill_ring_empty %" PRIu64 "  wakeups %" PRIu64
+				"  tx_retries %" PRIu64 "  tx_copies %" PRIu64 "\n",
+				"", p->st.rx_dropped, p->st.rx_invalid_descs,
+				p->st.tx_invalid_descs, p->st.rx_ring_full, p->st.fill_ring_empty,
+				p->st.wakeups, p->st.tx_retries, p->st.tx_copies);
 	}
 	fflush(f);
 }
@@ -220,6 +231,15 @@ json_t *sl_stats_to_json(const struct sl_stats_hdr *s)
 		json_object_set_new(o, "ierrors", u64(p->st.ierrors));
 		json_object_set_new(o, "oerrors", u64(p->st.oerrors));
 		json_object_set_new(o, "rx_nombuf", u64(p->st.rx_nombuf));
+		json_object_set_new(o, "rx_dropped", u64(p->st.rx_dropped));
+		json_object_set_new(o, "rx_invalid_descs", u64(p->st.rx_invalid_descs));
+		json_object_set_new(o, "tx_invalid_descs", u64(p->st.tx_invalid_descs));
+		json_object_set_new(o, "rx_ring_full", u64(p->st.rx_ring_full));
+		json_object_set_new(o, "fill_ring_empty", u64(p->st.fill_ring_empty));
+		json_object_set_new(o, "wakeups", u64(p->st.wakeups));
+		json_object_set_new(o, "tx_retries", u64(p->st.tx_retries));
+		json_object_set_new(o, "tx_copies", u64(p->st.tx_copies));
+		json_object_set_new(o, "note", json_string(p->note));
 		json_array_append_new(ports, o);
 	}
 	json_object_set_new(root, "ports", ports);

@@ -154,7 +154,7 @@ int sl_stats_validate(const struct sl_stats_hdr *h, size_t size, char *err, size
 	for (uint32_t i = 0; i < h->n_ports; i++) {
 		const struct sl_stats_port *p = &sl_stats_ports(h)[i];
 		if (!str_ok(p->name, sizeof(p->name)) || !str_ok(p->driver, sizeof(p->driver)) ||
-		    !str_ok(p->devargs, sizeof(p->devargs)))
+		    !str_ok(p->devargs, sizeof(p->devargs)) || !str_ok(p->note, sizeof(p->note)))
 			BAD("port %u: strings not terminated", i);
 	}
 	return 0;
