@@ -93,22 +93,26 @@ struct sl_port_conf sl_runtime_port_conf(const struct sl_conf_port *c)
 	};
 }
 
-/* The old runtime's open port with the same driver and devargs, if any. */
+/* Whether two port entries name the same device, run the same way: a dpdk
+ * port by its devargs, an af_xdp port by its interface and how it binds
+ * (anything else is a new port: closed and opened again). */
+static bool same_port(const struct sl_conf_port *a, const struct sl_conf_port *b)
+{
+	if (strcmp(a->driver, b->driver) != 0)
+		return false;
+	if (a->devargs || b->devargs)
+		return a->devargs && b->devargs && !strcmp(a->devargs, b->devargs);
+	return a->iface && b->iface && !strcmp(a->iface, b->iface) && a->queue == b->queue &&
+	       a->xdp_mode == b->xdp_mode && a->zerocopy == b->zerocopy &&
+	       a->busy_poll == b->busy_poll;
+}
+
+/* The old runtime's open port for the same device, if any. */
 static struct sl_port *old_port(struct sl_runtime *old, const struct sl_conf_port *c)
 {
-	for (unsigned j = 0; old && j < old->n_ports; j++) {
-		struct sl_port *q = &old->ports[j];
-		if (!q->drv || strcmp(q->conf.driver, c->driver) != 0)
-			continue;
-		if (q->conf.devargs && c->devargs && !strcmp(q->conf.devargs, c->devargs))
-			return q;
-		/* af_xdp: the same interface and the same way of running it
-		 * (anything else is a new port: closed and opened again). */
-		if (q->conf.iface && c->iface && !strcmp(q->conf.iface, c->iface) &&
-		    q->conf.queue == c->queue && q->conf.xdp_mode == c->xdp_mode &&
-		    q->conf.zerocopy == c->zerocopy && q->conf.busy_poll == c->busy_poll)
-			return q;
-	}
+	for (unsigned j = 0; old && j < old->n_ports; j++)
+		if (old->ports[j].drv && same_port(&old->cfg->ports[j], c))
+			return &old->ports[j];
 	return NULL;
 }
 
@@ -265,7 +269,7 @@ static struct sl_stage *take_old_instance(struct sl_runtime *rt, struct sl_runti
 	if (cs->port >= 0) {
 		const struct sl_conf_port *np = &rt->cfg->ports[cs->port];
 		const struct sl_conf_port *op = &oc->ports[oc->stages[os].port];
-		if (strcmp(np->devargs, op->devargs) || rt->ports[cs->port].reopened ||
+		if (!same_port(np, op) || rt->ports[cs->port].reopened ||
 		    oc->stages[os].queue_base != cs->queue_base)
 			return NULL;
 	}

@@ -180,6 +180,23 @@ static uint32_t prog_owner(int prog_fd)
 	return pid;
 }
 
+/* The refusal for an interface that a live sluice-dp holds: this very
+ * process (a graph load that changes how an open port binds; the old port
+ * stays open until the new graph runs, so both cannot hold it), or another. */
+static void owner_busy(struct sl_port *p, uint32_t pid, char *err, size_t len)
+{
+	if (pid == (uint32_t)getpid())
+		snprintf(err, len,
+			 "port '%s': interface %s is open in this dataplane with other settings; a "
+			 "graph load cannot change an af_xdp port's queue, mode, zerocopy or "
+			 "busy_poll (drop the port in one load and add it in the next, or restart "
+			 "the dataplane)",
+			 p->conf.name, p->conf.iface);
+	else
+		snprintf(err, len, "port '%s': interface %s is served by sluice-dp pid %u",
+			 p->conf.name, p->conf.iface, pid);
+}
+
 /* Is pid a live sluice-dp (not just any process that reused the number)? */
 static bool owner_alive(uint32_t pid)
 {
@@ -213,9 +230,7 @@ static int clear_stale(struct sl_port *p, int ifindex, char *err, size_t len)
 		if (m && !strcmp(xdp_program__name(m), "sl_xsk")) {
 			uint32_t pid = prog_owner(xdp_program__fd(m));
 			if (owner_alive(pid)) {
-				snprintf(err, len,
-					 "port '%s': interface %s is served by sluice-dp pid %u",
-					 p->conf.name, p->conf.iface, pid);
+				owner_busy(p, pid, err, len);
 				rc = -1;
 			} else {
 				fprintf(stderr,
@@ -239,8 +254,7 @@ static int clear_stale(struct sl_port *p, int ifindex, char *err, size_t len)
 			continue;
 		uint32_t pid = prog_owner(xdp_program__fd(q));
 		if (owner_alive(pid)) {
-			snprintf(err, len, "port '%s': interface %s is served by sluice-dp pid %u",
-				 p->conf.name, p->conf.iface, pid);
+			owner_busy(p, pid, err, len);
 			xdp_multiprog__close(mp);
 			return -1;
 		}
@@ -680,9 +694,18 @@ static int sock_open(struct sl_port *p, struct xport *X, uint16_t i, char *err, 
 	 * copy elsewhere; XDP_OPTIONS tells which it did. */
 	struct xsk_ring_prod *fill = i == 0 ? &X->fill0 : &x->fill;
 	struct xsk_ring_cons *comp = i == 0 ? &X->comp0 : &x->comp;
-	int e = xsk_socket__create_shared(&x->xsk, p->conf.iface, qid, X->umem,
-					  x->has_rx ? &x->rx : NULL, x->has_tx ? &x->tx : NULL,
-					  fill, comp, &sc);
+	/* A socket closed on this queue a moment ago (a graph load that
+	 * dropped the port, then one that adds it back) still holds it until
+	 * the kernel's deferred release runs: EBUSY for a few milliseconds. */
+	int e;
+	for (int t = 0;; t++) {
+		e = xsk_socket__create_shared(&x->xsk, p->conf.iface, qid, X->umem,
+					      x->has_rx ? &x->rx : NULL, x->has_tx ? &x->tx : NULL,
+					      fill, comp, &sc);
+		if (e != -EBUSY || t == 50)
+			break;
+		usleep(10000);
+	}
 	if (e) {
 		x->xsk = NULL;
 		if (p->conf.zerocopy == SL_XDP_ZC_ON)
