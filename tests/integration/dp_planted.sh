@@ -16,7 +16,7 @@ hdr() { # out-file pid n_stages
 import struct, sys
 out, pid, n_st = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 size = 4096
-h = struct.pack("<QIIQQQqQQIIIIII", 0x31534c5453554c53, 2, 512, 2, size, 1, pid, 0, 0, 1,
+h = struct.pack("<QIIQQQqQQIIIIII", 0x31534c5453554c53, 3, 512, 2, size, 1, pid, 0, 0, 1,
                 n_st, 0, 0, 1, 0)
 h += struct.pack("<QQQQQQQ", 512, 512, 512, 512, 512, 0, 0) + b"x" * 64 + b"y" * 256
 h += b"\0" * (512 - len(h))
@@ -49,7 +49,7 @@ import random, struct, sys
 path, v = sys.argv[1], int(sys.argv[2])
 r = random.Random(v)
 size = 8192
-h = bytearray(struct.pack("<QIIQQQqQQIIIIII", 0x31534c5453554c53, 2, 512, 2, size, 1, 1, 0, 0, 1,
+h = bytearray(struct.pack("<QIIQQQqQQIIIIII", 0x31534c5453554c53, 3, 512, 2, size, 1, 1, 0, 0, 1,
                           1, 1, 1, 1, 0)
               + struct.pack("<QQQQQQQ", 512, 512, 512, 512, 512, 0, 0) + b"n\0" + b"\0" * 62
               + b"c\0" + b"\0" * 254)
