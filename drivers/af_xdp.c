@@ -299,6 +299,15 @@ static struct xdp_program *prog_open(char *err, size_t len, const char *port)
 	return prog;
 }
 
+/* Close a program prog_open made: libxdp leaves an object it was handed
+ * (xdp_program_opts.obj) to its owner. */
+static void prog_free(struct xdp_program *prog)
+{
+	struct bpf_object *obj = xdp_program__bpf_obj(prog);
+	xdp_program__close(prog);
+	bpf_object__close(obj);
+}
+
 /* Attach the program in the configured mode, native then skb for auto,
  * logging each fallback in the port's note. */
 static int prog_attach(struct sl_port *p, struct xport *X, char *err, size_t len)
@@ -321,7 +330,7 @@ static int prog_attach(struct sl_port *p, struct xport *X, char *err, size_t len
 			return 0;
 		}
 		libxdp_strerror(e, why, sizeof(why));
-		xdp_program__close(prog);
+		prog_free(prog);
 		if (i + 1 < n) {
 			fprintf(stderr,
 				"sluice-dp: port '%s': XDP native mode refused on %s (%s): trying "
@@ -364,7 +373,7 @@ static void prog_detach(struct xport *X)
 	if (!X->prog)
 		return;
 	xdp_program__detach(X->prog, X->ifindex, X->mode, 0);
-	xdp_program__close(X->prog);
+	prog_free(X->prog);
 	X->prog = NULL;
 }
 
@@ -864,6 +873,8 @@ static int xdp_open(struct sl_port *p, struct rte_mempool *mp, char *err, size_t
 		 "af_xdp %s, %s; %u XSK%s on %s %s; UMEM on the mbuf pool%s", mode_name(X->mode),
 		 X->zc ? "zero-copy" : "copy", nq, nq > 1 ? "s" : "", ifc, qs,
 		 rte_eal_has_hugepages() ? " (hugepages)" : " (no hugepages)");
+	if (X->busy_poll)
+		note_add(p, "; busy poll");
 	if (fallback[0])
 		note_add(p, "; %s", fallback);
 	note_add(p, "; %s", disp);
