@@ -151,7 +151,7 @@ static int from_pci(const char *root, const char *addr, const char **driver, cha
 		}
 		*driver = "dpdk";
 		snprintf(pci_out, pci_len, "%s", pci);
-		snprintf(why, why_len, "dpdk: %s is bound to %s", pci, drv);
+		snprintf(why, why_len, "dpdk chosen: %s is bound to %s", pci, drv);
 		return 0;
 	}
 	if (!pci_netdev(root, pci, nd, sizeof(nd))) {
@@ -168,8 +168,8 @@ static int from_pci(const char *root, const char *addr, const char **driver, cha
 	*driver = "af_xdp";
 	snprintf(iface_out, iface_len, "%s", nd);
 	snprintf(why, why_len,
-		 "af_xdp on %s: DPDK cannot take %s (held by the kernel's %s, not vfio-pci "
-		 "or uio_pci_generic)",
+		 "af_xdp chosen on %s: DPDK: %s is held by the kernel's %s, not vfio-pci or "
+		 "uio_pci_generic",
 		 nd, pci, drv[0] ? drv : "?");
 	return 0;
 }
@@ -226,16 +226,17 @@ static int from_iface(const char *root, const char *iface, const char **driver, 
 		snprintf(reason, sizeof(reason), "%s is not a PCI device", iface);
 	else if (!strcmp(pci, dev))
 		snprintf(reason, sizeof(reason),
-			 "%s (%s) is held by the kernel's %s, not vfio-pci or uio_pci_generic",
-			 iface, pci, drv[0] ? drv : "driver");
+			 "%s (%s) is held by the kernel's %s, not vfio-pci or uio_pci_generic", pci,
+			 iface, drv[0] ? drv : "driver");
 	else
 		snprintf(reason, sizeof(reason),
 			 "%s (%s on %s) is held by the kernel's %s, not vfio-pci or "
 			 "uio_pci_generic",
-			 iface, dev, pci, drv[0] ? drv : "driver");
+			 pci, iface, dev, drv[0] ? drv : "driver");
 	*driver = "af_xdp";
 	snprintf(iface_out, iface_len, "%s", iface);
-	snprintf(why, why_len, "af_xdp: DPDK cannot take it (%s)", reason);
+	/* The same "DPDK: reason" as in a refusal, so the two read alike. */
+	snprintf(why, why_len, "af_xdp chosen: DPDK: %s", reason);
 	return 0;
 }
 

@@ -151,7 +151,7 @@ static void test_veth(void **state)
 	assert_string_equal(r.driver, "af_xdp");
 	assert_string_equal(r.iface, "veth0");
 	assert_string_equal(r.pci, "");
-	assert_string_equal(r.why, "af_xdp: DPDK cannot take it (veth0 is not a PCI device)");
+	assert_string_equal(r.why, "af_xdp chosen: DPDK: veth0 is not a PCI device");
 }
 
 static void test_virtio_iface(void **state)
@@ -162,8 +162,8 @@ static void test_virtio_iface(void **state)
 	assert_string_equal(r.driver, "af_xdp");
 	assert_string_equal(r.iface, "eth0");
 	assert_string_equal(r.why,
-			    "af_xdp: DPDK cannot take it (eth0 (virtio2 on 0000:00:03.0) is "
-			    "held by the kernel's virtio-pci, not vfio-pci or uio_pci_generic)");
+			    "af_xdp chosen: DPDK: 0000:00:03.0 (eth0 on virtio2) is held by the "
+			    "kernel's virtio-pci, not vfio-pci or uio_pci_generic");
 }
 
 static void test_pci_nic_iface(void **state)
@@ -172,8 +172,8 @@ static void test_pci_nic_iface(void **state)
 	struct res r = resolve("ens5f1", NULL);
 	assert_int_equal(r.rc, 0);
 	assert_string_equal(r.driver, "af_xdp");
-	assert_string_equal(r.why, "af_xdp: DPDK cannot take it (ens5f1 (0000:00:05.0) is held by "
-				   "the kernel's ixgbe, not vfio-pci or uio_pci_generic)");
+	assert_string_equal(r.why, "af_xdp chosen: DPDK: 0000:00:05.0 (ens5f1) is held by the "
+				   "kernel's ixgbe, not vfio-pci or uio_pci_generic");
 }
 
 static void test_no_iface(void **state)
@@ -193,12 +193,12 @@ static void test_pci_dpdk(void **state)
 	assert_string_equal(r.driver, "dpdk");
 	assert_string_equal(r.pci, "0000:00:04.0");
 	assert_string_equal(r.iface, "");
-	assert_string_equal(r.why, "dpdk: 0000:00:04.0 is bound to vfio-pci");
+	assert_string_equal(r.why, "dpdk chosen: 0000:00:04.0 is bound to vfio-pci");
 	r = resolve(NULL, "00:07.0"); /* short form: domain 0 */
 	assert_int_equal(r.rc, 0);
 	assert_string_equal(r.driver, "dpdk");
 	assert_string_equal(r.pci, "0000:00:07.0");
-	assert_string_equal(r.why, "dpdk: 0000:00:07.0 is bound to uio_pci_generic");
+	assert_string_equal(r.why, "dpdk chosen: 0000:00:07.0 is bound to uio_pci_generic");
 	r = resolve(NULL, "0000:00:0A.0"); /* sysfs names are lower case */
 	assert_int_equal(r.rc, 0);
 	assert_string_equal(r.driver, "dpdk");
@@ -213,8 +213,8 @@ static void test_pci_kernel(void **state)
 	assert_string_equal(r.driver, "af_xdp");
 	assert_string_equal(r.iface, "ens5f0"); /* the least name, whatever readdir's order */
 	assert_string_equal(r.pci, "");
-	assert_string_equal(r.why, "af_xdp on ens5f0: DPDK cannot take 0000:00:05.0 (held by the "
-				   "kernel's ixgbe, not vfio-pci or uio_pci_generic)");
+	assert_string_equal(r.why, "af_xdp chosen on ens5f0: DPDK: 0000:00:05.0 is held by the "
+				   "kernel's ixgbe, not vfio-pci or uio_pci_generic");
 	r = resolve(NULL, "00:03.0"); /* virtio: the interface is one level down */
 	assert_int_equal(r.rc, 0);
 	assert_string_equal(r.driver, "af_xdp");
@@ -273,7 +273,7 @@ static void test_long_link(void **state)
 	struct res r = resolve("long0", NULL);
 	assert_int_equal(r.rc, 0);
 	assert_string_equal(r.driver, "af_xdp");
-	assert_string_equal(r.why, "af_xdp: DPDK cannot take it (long0 is not a PCI device)");
+	assert_string_equal(r.why, "af_xdp chosen: DPDK: long0 is not a PCI device");
 }
 
 /* Output buffers too small for the answer: an error, never a cut name. */
@@ -309,7 +309,7 @@ static void test_real_sysfs(void **state)
 					      why, sizeof(why)),
 			 0);
 	assert_string_equal(drv, "af_xdp");
-	assert_string_equal(why, "af_xdp: DPDK cannot take it (lo is not a PCI device)");
+	assert_string_equal(why, "af_xdp chosen: DPDK: lo is not a PCI device");
 }
 
 int main(void)

@@ -503,11 +503,10 @@ static void test_resolve_auto(void **state)
 	assert_string_equal(c->ports[0].iface, "veth0");
 	assert_null(c->ports[0].devargs);
 	assert_int_equal(c->ports[0].queue, 2);
-	assert_string_equal(c->ports[0].auto_why,
-			    "af_xdp: DPDK cannot take it (veth0 is not a PCI device)");
+	assert_string_equal(c->ports[0].auto_why, "af_xdp chosen: DPDK: veth0 is not a PCI device");
 	assert_string_equal(c->ports[1].driver, "dpdk");
 	assert_string_equal(c->ports[1].devargs, "0000:00:04.0");
-	assert_string_equal(c->ports[1].auto_why, "dpdk: 0000:00:04.0 is bound to vfio-pci");
+	assert_string_equal(c->ports[1].auto_why, "dpdk chosen: 0000:00:04.0 is bound to vfio-pci");
 	sl_config_free(c);
 
 	/* A PCI function the kernel holds: AF_XDP on its interface. */
