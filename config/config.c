@@ -2,6 +2,7 @@
  * every layer (ports, graph, clusters, mapping, dataplane) before anything
  * starts. The first error wins and names file:line:col. */
 #include "config/config.h"
+#include "drivers/auto.h"
 #include "drivers/port.h"
 
 #include <ctype.h>
@@ -340,6 +341,26 @@ static int load_xdp_keys(struct loader *L, const struct sl_ynode *v, struct sl_c
 	return 0;
 }
 
+/* The device a dpdk port's devargs name, PCI addresses as sysfs spells them
+ * (0000:bb:dd.f): "00:04.0" and "0000:00:04.0" are one device to EAL. */
+static void device_key(const char *devargs, char *out, size_t len)
+{
+	char name[128];
+	sl_devargs_name(devargs, name, sizeof(name));
+	size_t l = strlen(name);
+	const char *form = l == 12 ? "hhhh:hh:hh.h" : l == 7 ? "hh:hh.h" : NULL;
+	for (size_t i = 0; form && i < l; i++)
+		if (form[i] == 'h' ? !isxdigit((unsigned char)name[i]) : name[i] != form[i])
+			form = NULL;
+	if (!form) {
+		snprintf(out, len, "%s", name);
+		return;
+	}
+	for (size_t i = 0; i < l; i++)
+		name[i] = (char)tolower((unsigned char)name[i]);
+	snprintf(out, len, "%s%s", l == 7 ? "0000:" : "", name);
+}
+
 static int load_ports(struct loader *L, const struct sl_ynode *n)
 {
 	static const char *const keys[] = {"driver",   "devargs",   "iface",   "pci",
@@ -415,18 +436,19 @@ static int load_ports(struct loader *L, const struct sl_ynode *n)
 				return sl_errf(L->err, &loc, "port '%s': %s", k->str, msg);
 			}
 			/* One device, one port: EAL knows a device by its name. */
-			char dname[128], oname[128];
+			char dname[128], dkey[128], okey[128];
 			sl_devargs_name(p->devargs, dname, sizeof(dname));
+			device_key(p->devargs, dkey, sizeof(dkey));
 			for (unsigned j = 0; j + 1 < c->n_ports; j++) {
 				if (!c->ports[j].devargs)
 					continue;
-				sl_devargs_name(c->ports[j].devargs, oname, sizeof(oname));
+				device_key(c->ports[j].devargs, okey, sizeof(okey));
 				if (!strcmp(c->ports[j].devargs, p->devargs))
 					return sl_errf(L->err, &dn->loc,
 						       "port '%s' uses the same devargs as port "
 						       "'%s'",
 						       k->str, c->ports[j].name);
-				if (!strcmp(oname, dname))
+				if (!strcmp(okey, dkey))
 					return sl_errf(L->err, &dn->loc,
 						       "port '%s' names device '%s', which port "
 						       "'%s' already uses",
@@ -1587,7 +1609,37 @@ int sl_config_pin_files(struct sl_config *c, const struct sl_config_policy *pol,
 	return 0;
 }
 
-int sl_config_resolve_auto(struct sl_config *c, struct sl_err *err)
+/* Port i, just resolved, against every other port: one device, one port,
+ * which the loader could not see while i still said auto. */
+static int resolved_unique(const struct sl_config *c, unsigned i, struct sl_err *err)
+{
+	const struct sl_conf_port *p = &c->ports[i];
+	bool dpdk = !strcmp(p->driver, "dpdk");
+	char mine[128], other[128];
+	if (dpdk)
+		device_key(p->devargs, mine, sizeof(mine));
+	for (unsigned j = 0; j < c->n_ports; j++) {
+		const struct sl_conf_port *q = &c->ports[j];
+		if (j == i || strcmp(q->driver, p->driver) != 0)
+			continue;
+		if (dpdk && q->devargs) {
+			device_key(q->devargs, other, sizeof(other));
+			if (!strcmp(mine, other))
+				return sl_errf(err, &p->loc,
+					       "port '%s' (driver auto) resolves to device '%s', "
+					       "which port '%s' uses too",
+					       p->name, mine, q->name);
+		} else if (!dpdk && q->iface && !strcmp(q->iface, p->iface)) {
+			return sl_errf(err, &p->loc,
+				       "port '%s' (driver auto) resolves to interface '%s', which "
+				       "port '%s' uses too",
+				       p->name, p->iface, q->name);
+		}
+	}
+	return 0;
+}
+
+int sl_config_resolve_auto_at(struct sl_config *c, const char *sysfs, struct sl_err *err)
 {
 	for (unsigned i = 0; i < c->n_ports; i++) {
 		struct sl_conf_port *p = &c->ports[i];
@@ -1595,8 +1647,8 @@ int sl_config_resolve_auto(struct sl_config *c, struct sl_err *err)
 			continue;
 		const char *drv = NULL;
 		char ifc[64], pci[64], why[512];
-		if (sl_port_auto_resolve(p->iface, p->pci, &drv, ifc, sizeof(ifc), pci, sizeof(pci),
-					 why, sizeof(why)) < 0)
+		if (sl_port_auto_resolve_at(sysfs, p->iface, p->pci, &drv, ifc, sizeof(ifc), pci,
+					    sizeof(pci), why, sizeof(why)) < 0)
 			return sl_errf(err, &p->loc,
 				       "port '%s' (driver auto): neither driver can run it: %s",
 				       p->name, why);
@@ -1627,7 +1679,15 @@ int sl_config_resolve_auto(struct sl_config *c, struct sl_err *err)
 			p->iface = x;
 		}
 	}
+	for (unsigned i = 0; i < c->n_ports; i++)
+		if (c->ports[i].auto_why && resolved_unique(c, i, err) < 0)
+			return -1;
 	return 0;
+}
+
+int sl_config_resolve_auto(struct sl_config *c, struct sl_err *err)
+{
+	return sl_config_resolve_auto_at(c, "/sys", err);
 }
 
 int sl_config_load(const char *path, struct sl_config **out, struct sl_err *err)

@@ -175,8 +175,12 @@ int sl_config_pin_files(struct sl_config *c, const struct sl_config_policy *pol,
  * that has it: the port then names the chosen driver ("dpdk" with its PCI
  * address as devargs, or "af_xdp" with its interface) and auto_why says
  * why. Only the dataplane calls this, when it starts and at graph loads.
- * Returns 0, or -1 with err at the port, giving both drivers' reasons. */
+ * A port resolved onto a device or interface another port has is refused
+ * (one device, one port). Returns 0, or -1 with err at the port, giving
+ * both drivers' reasons. */
 int sl_config_resolve_auto(struct sl_config *c, struct sl_err *err);
+/* The same with sysfs at another root (a test's fake tree). */
+int sl_config_resolve_auto_at(struct sl_config *c, const char *sysfs, struct sl_err *err);
 
 int sl_config_find_stage(const struct sl_config *c, const char *name);
 /* Same type, instance count and configuration values. */

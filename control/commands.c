@@ -40,7 +40,7 @@ static json_t *cmd_status(struct sl_daemon *d, unsigned idx, json_t *req)
 	json_t *cv = sl_view_counters(d, err, sizeof(err)), *ports = json_array(), *e;
 	size_t i;
 	json_array_foreach(cv ? json_object_get(cv, "ports") : NULL, i, e) json_array_append_new(
-	    ports, json_pack("{s:O, s:O, s:O}", "name", json_object_get(e, "name"), "driver",
+	    ports, json_pack("{s:O?, s:O?, s:O?}", "name", json_object_get(e, "name"), "driver",
 			     json_object_get(e, "driver"), "note", json_object_get(e, "note")));
 	json_decref(cv);
 	json_object_set_new(r, "ports", ports);

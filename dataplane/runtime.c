@@ -206,6 +206,12 @@ static int open_ports(struct sl_runtime *rt, struct sl_runtime *old, char *err, 
 			 cfg->ports[i].devargs ? cfg->ports[i].devargs : cfg->ports[i].iface);
 		sp->n_rxq = p->n_rxq;
 		sp->n_txq = p->n_txq;
+		/* The dpdk driver writes no note, but driver: auto's choice
+		 * of it is still the operator's to see (and a kept port that
+		 * the new config names outright has no such choice). */
+		if (p->drv == &sl_dpdk_driver)
+			snprintf(p->note, sizeof(p->note), "%s%s", p->conf.auto_why ? "auto: " : "",
+				 p->conf.auto_why ? p->conf.auto_why : "");
 		snprintf(sp->note, sizeof(sp->note), "%s", p->note);
 	}
 	return 0;
@@ -807,8 +813,15 @@ void sl_runtime_update_port_stats(struct sl_runtime *rt)
 {
 	for (unsigned i = 0; i < rt->n_ports; i++) {
 		struct sl_port_stats s;
+		struct sl_stats_port *sp = &sl_stats_ports(rt->stats)[i];
 		if (rt->ports[i].drv && sl_port_read_stats(&rt->ports[i], &s) == 0)
-			sl_stats_ports(rt->stats)[i].st = s;
+			sp->st = s;
+		/* A driver may say more after open (a later fallback). Written
+		 * only when it changed; a reader racing it may see a mix of
+		 * old and new, but never an unterminated string: the last
+		 * byte of the array is never anything but NUL. */
+		if (strcmp(sp->note, rt->ports[i].note) != 0)
+			snprintf(sp->note, sizeof(sp->note), "%s", rt->ports[i].note);
 	}
 }
 

@@ -420,13 +420,14 @@ static void print_counters(json_t *r, json_t *prev)
 	}
 	json_t *ports = json_object_get(r, "ports");
 	if (ports) {
-		printf("\n%-12s %14s %14s %10s %10s %10s %10s\n", "port", "rx", "tx", "imissed",
-		       "ierrors", "oerrors", "rx_nombuf");
+		printf("\n%-12s %-7s %14s %14s %10s %10s %10s %10s\n", "port", "driver", "rx", "tx",
+		       "imissed", "ierrors", "oerrors", "rx_nombuf");
 		json_array_foreach(ports, i, s)
 		{
-			printf("%-12s %14lld %14lld %10lld %10lld %10lld %10lld\n", str(s, "name"),
-			       num(s, "ipackets"), num(s, "opackets"), num(s, "imissed"),
-			       num(s, "ierrors"), num(s, "oerrors"), num(s, "rx_nombuf"));
+			printf("%-12s %-7s %14lld %14lld %10lld %10lld %10lld %10lld\n",
+			       str(s, "name"), str(s, "driver"), num(s, "ipackets"),
+			       num(s, "opackets"), num(s, "imissed"), num(s, "ierrors"),
+			       num(s, "oerrors"), num(s, "rx_nombuf"));
 			const char *note = str(s, "note");
 			if (note && *note)
 				printf("%-12s %s: %s\n", "", str(s, "driver"), note);

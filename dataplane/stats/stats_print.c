@@ -105,18 +105,18 @@ void sl_stats_print(FILE *f, const struct sl_stats_hdr *s, const struct sl_stats
 	for (unsigned i = 0; i < s->n_clusters; i++)
 		fprintf(f, "%-20s %4d %14" PRIu64 " %10" PRIu64 "\n", cl[i].name, cl[i].core,
 			cl[i].stalls, cl[i].moves);
-	fprintf(f, "\n%-12s %-24s %14s %14s %10s %10s %10s %10s\n", "port", "device", "rx", "tx",
-		"imissed", "ierrors", "oerrors", "rx_nombuf");
+	fprintf(f, "\n%-12s %-7s %-24s %14s %14s %10s %10s %10s %10s\n", "port", "driver", "device",
+		"rx", "tx", "imissed", "ierrors", "oerrors", "rx_nombuf");
 	for (unsigned i = 0; i < s->n_ports; i++) {
 		const struct sl_stats_port *p = &sl_stats_ports(s)[i];
 		char dev[130];
 		snprintf(dev, sizeof(dev), "%s", p->devargs);
 		dev[24] = 0;
 		fprintf(f,
-			"%-12s %-24s %14" PRIu64 " %14" PRIu64 " %10" PRIu64 " %10" PRIu64
+			"%-12s %-7s %-24s %14" PRIu64 " %14" PRIu64 " %10" PRIu64 " %10" PRIu64
 			" %10" PRIu64 " %10" PRIu64 "\n",
-			p->name, dev, p->st.ipackets, p->st.opackets, p->st.imissed, p->st.ierrors,
-			p->st.oerrors, p->st.rx_nombuf);
+			p->name, p->driver, dev, p->st.ipackets, p->st.opackets, p->st.imissed,
+			p->st.ierrors, p->st.oerrors, p->st.rx_nombuf);
 		if (p->note[0])
 			fprintf(f, "%-12s %s: %s\n", "", p->driver, p->note);
 		if (!strcmp(p->driver, "af_xdp"))

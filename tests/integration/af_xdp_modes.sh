@@ -45,7 +45,7 @@ n=$(note_of "$TMP/skb.yaml"); echo "skb: $n"
 
 config "{ driver: auto, iface: $A }" > "$TMP/auto.yaml"
 n=$(note_of "$TMP/auto.yaml"); echo "auto: $n"
-[[ $n == "af_xdp native"* && $n == *"auto: af_xdp: DPDK cannot take it ($A is not a PCI device)"* ]] ||
+[[ $n == "af_xdp native"* && $n == *"auto: af_xdp chosen: DPDK: $A is not a PCI device"* ]] ||
 	fail "driver: auto: note '$n'"
 
 config "{ driver: auto, iface: nosuch$$ }" > "$TMP/none.yaml"

@@ -8,15 +8,22 @@
 
 id nobody > /dev/null 2>&1 || fail "no user 'nobody' to plant files as"
 SHM=/dev/shm/sluice-$PREFIX.stats
+# The layout version the build expects, so that the crafted headers below
+# fail for what they plant and not for an old version number.
+STATS_VERSION=$(sed -n 's/^#define SL_STATS_VERSION \([0-9]*\).*/\1/p' "$SLUICE_SRC/dataplane/stats/stats_segment.h")
+[ -n "$STATS_VERSION" ] || fail "no SL_STATS_VERSION in stats_segment.h"
+export STATS_VERSION
 rxtx_pipeline "net_null0,copy=0" "net_null1" > "$TMP/c.yaml"
 
 # A header that claims a live pid 1, written by nobody.
 hdr() { # out-file pid n_stages
 	python3 - "$@" <<'PY'
 import struct, sys
+import os
 out, pid, n_st = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+ver = int(os.environ["STATS_VERSION"])
 size = 4096
-h = struct.pack("<QIIQQQqQQIIIIII", 0x31534c5453554c53, 3, 512, 2, size, 1, pid, 0, 0, 1,
+h = struct.pack("<QIIQQQqQQIIIIII", 0x31534c5453554c53, ver, 512, 2, size, 1, pid, 0, 0, 1,
                 n_st, 0, 0, 1, 0)
 h += struct.pack("<QQQQQQQ", 512, 512, 512, 512, 512, 0, 0) + b"x" * 64 + b"y" * 256
 h += b"\0" * (512 - len(h))
@@ -45,11 +52,12 @@ echo "ok: a segment naming pid 1 does not block a start"
 N=0
 for variant in $(seq 0 40); do
 	python3 - "$SHM" "$variant" <<'PY'
-import random, struct, sys
+import os, random, struct, sys
 path, v = sys.argv[1], int(sys.argv[2])
+ver = int(os.environ["STATS_VERSION"])
 r = random.Random(v)
 size = 8192
-h = bytearray(struct.pack("<QIIQQQqQQIIIIII", 0x31534c5453554c53, 3, 512, 2, size, 1, 1, 0, 0, 1,
+h = bytearray(struct.pack("<QIIQQQqQQIIIIII", 0x31534c5453554c53, ver, 512, 2, size, 1, 1, 0, 0, 1,
                           1, 1, 1, 1, 0)
               + struct.pack("<QQQQQQQ", 512, 512, 512, 512, 512, 0, 0) + b"n\0" + b"\0" * 62
               + b"c\0" + b"\0" * 254)

@@ -7,12 +7,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
 #include "config/config.h"
 #include "config/cpus.h"
+#include "drivers/port.h"
 
 /* A valid config; cases replace one line of it (1-based) or append lines. */
 static const char *const base[] = {
@@ -94,6 +96,55 @@ static const struct bad_case cases[] = {
      {{2, "  in0: { driver: af_xdp, iface: veth0 }"},
       {3, "  out0: { driver: auto, iface: veth0, queue: 1 }"}},
      "3:32: port 'out0' names interface 'veth0', which port 'in0' already uses"},
+    {"af_xdp iface ..",
+     {{2, "  in0: { driver: af_xdp, iface: \"..\" }"}},
+     "2:33: 'iface' must be an interface name: 1 to 15 of A-Z a-z 0-9 _ . : -"},
+    {"af_xdp iface of 16 characters",
+     {{2, "  in0: { driver: af_xdp, iface: abcdefghijklmnop }"}},
+     "2:33: 'iface' must be an interface name: 1 to 15 of A-Z a-z 0-9 _ . : -"},
+    {"af_xdp queue 1024",
+     {{2, "  in0: { driver: af_xdp, iface: veth0, queue: 1024 }"}},
+     "2:47: 'queue' is 1024, expected 0 to 1023"},
+    {"af_xdp busy_poll not a bool",
+     {{2, "  in0: { driver: af_xdp, iface: veth0, busy_poll: maybe }"}},
+     "2:51: 'busy_poll' must be true or false"},
+    {"af_xdp tx ring not a power of two",
+     {{2, "  in0: { driver: af_xdp, iface: veth0, tx_desc: 768 }"}},
+     "2:49: 'tx_desc' of an af_xdp port sizes an XSK ring: a power of two"},
+    {"auto ring not a power of two",
+     {{2, "  in0: { driver: auto, pci: \"0000:00:04.0\", rx_desc: 100 }"}},
+     "2:54: 'rx_desc' of an af_xdp port sizes an XSK ring: a power of two"},
+    {"auto without iface or pci",
+     {{2, "  in0: { driver: auto, mode: skb }"}},
+     "2:3: port 'in0' (driver auto) needs one of 'iface' or 'pci'"},
+    {"auto with devargs",
+     {{2, "  in0: { driver: auto, iface: veth0, devargs: \"net_null0\" }"}},
+     "2:47: 'devargs' is for dpdk ports; driver auto takes 'iface' or 'pci'"},
+    {"auto pci not hex",
+     {{2, "  in0: { driver: auto, pci: \"0000:00:0g.0\" }"}},
+     "2:29: 'pci' must be a PCI address, DDDD:BB:DD.F or BB:DD.F (hexadecimal)"},
+    {"dpdk with iface",
+     {{2, "  in0: { driver: dpdk, devargs: \"net_null0\", iface: veth0 }"}},
+     "2:53: 'iface' is for af_xdp and auto ports; driver dpdk takes 'devargs'"},
+    {"dpdk with queue",
+     {{2, "  in0: { driver: dpdk, devargs: \"net_null0\", queue: 1 }"}},
+     "2:53: 'queue' is for af_xdp and auto ports; driver dpdk takes 'devargs'"},
+    {"dpdk with zerocopy",
+     {{2, "  in0: { driver: dpdk, devargs: \"net_null0\", zerocopy: on }"}},
+     "2:56: 'zerocopy' is for af_xdp and auto ports; driver dpdk takes 'devargs'"},
+    {"dpdk with busy_poll",
+     {{2, "  in0: { driver: dpdk, devargs: \"net_null0\", busy_poll: true }"}},
+     "2:57: 'busy_poll' is for af_xdp and auto ports; driver dpdk takes 'devargs'"},
+    {"dpdk with pci",
+     {{2, "  in0: { driver: dpdk, devargs: \"net_null0\", pci: \"00:04.0\" }"}},
+     "2:51: 'pci' is for af_xdp and auto ports; driver dpdk takes 'devargs'"},
+    {"two auto ports on one iface",
+     {{2, "  in0: { driver: auto, iface: eth1 }"}, {3, "  out0: { driver: auto, iface: eth1 }"}},
+     "3:32: port 'out0' names interface 'eth1', which port 'in0' already uses"},
+    {"one PCI device in two spellings",
+     {{2, "  in0: { driver: dpdk, devargs: \"00:04.0\" }"},
+      {3, "  out0: { driver: dpdk, devargs: \"0000:00:04.0,x=1\" }"}},
+     "3:34: port 'out0' names device '0000:00:04.0', which port 'in0' already uses"},
     {"dpdk without devargs",
      {{2, "  in0: { driver: dpdk }"}},
      "2:3: port 'in0' (driver dpdk) needs 'devargs'"},
@@ -327,6 +378,14 @@ static void test_bad_case(void **state)
 		fail_msg("%s: config was accepted", bc->name);
 	}
 	assert_null(c);
+#ifndef SL_HAVE_AF_XDP
+	/* A build without the af_xdp driver refuses an af_xdp port at its
+	 * driver, before the checks the case is about. */
+	for (unsigned i = 0; i < 4 && bc->edits[i].text; i++)
+		if (strstr(bc->edits[i].text, "driver: af_xdp") &&
+		    strstr(err.msg, "driver 'af_xdp' is not in this build"))
+			return;
+#endif
 	if (!bc->expect) {
 		snprintf(want, sizeof(want), "%s:", path);
 		if (strncmp(err.msg, want, strlen(want)) != 0)
@@ -349,6 +408,209 @@ static void test_bad_case(void **state)
 		const char *tail = strstr(err.msg, want);
 		if (!tail || strlen(tail) != strlen(want))
 			fail_msg("%s:\n  want tail: %s\n  got:  %s", bc->name, want, err.msg);
+	}
+}
+
+/* The base with edits, which must load. */
+static struct sl_config *load_ok(const struct edit *edits)
+{
+	char path[256];
+	struct sl_config *c = NULL;
+	struct sl_err err = {""};
+	snprintf(path, sizeof(path), "%s/ok.yaml", tmpdir);
+	write_config(path, edits);
+	if (sl_config_load(path, &c, &err) != 0)
+		fail_msg("rejected: %s", err.msg);
+	return c;
+}
+
+#ifndef SL_HAVE_AF_XDP
+/* Without libxdp: af_xdp refused at its driver, auto still loads (it may
+ * resolve to dpdk). */
+static void test_af_xdp_keys(void **state)
+{
+	(void)state;
+	char path[256];
+	struct sl_config *c = NULL;
+	struct sl_err err = {""};
+	struct edit e[4] = {{2, "  in0: { driver: af_xdp, iface: veth0 }"}};
+	snprintf(path, sizeof(path), "%s/case.yaml", tmpdir);
+	write_config(path, e);
+	assert_int_equal(sl_config_load(path, &c, &err), -1);
+	const char *m = strstr(err.msg, "case.yaml:");
+	assert_non_null(m);
+	assert_string_equal(m, "case.yaml:2:18: port 'in0': driver 'af_xdp' is not in this build "
+			       "(it needs libxdp and libbpf: run tools/setup, rebuild)");
+	struct edit a[4] = {{3, "  out0: { driver: auto, pci: \"00:04.0\", mode: skb }"}};
+	c = load_ok(a);
+	assert_string_equal(c->ports[1].driver, "auto");
+	assert_int_equal(c->ports[1].xdp_mode, SL_XDP_MODE_SKB);
+	sl_config_free(c);
+}
+#else
+static void test_af_xdp_keys(void **state)
+{
+	(void)state;
+	struct edit e[4] = {
+	    {2, "  in0: { driver: af_xdp, iface: veth0, queue: 3, mode: native, zerocopy: off, "
+		"busy_poll: true, rx_desc: 2048 }"},
+	    {3, "  out0: { driver: auto, pci: \"00:04.0\", mode: skb }"}};
+	struct sl_config *c = load_ok(e);
+	const struct sl_conf_port *a = &c->ports[0], *b = &c->ports[1];
+	assert_string_equal(a->driver, "af_xdp");
+	assert_string_equal(a->iface, "veth0");
+	assert_null(a->devargs);
+	assert_int_equal(a->queue, 3);
+	assert_int_equal(a->xdp_mode, SL_XDP_MODE_NATIVE);
+	assert_int_equal(a->zerocopy, SL_XDP_ZC_OFF);
+	assert_true(a->busy_poll);
+	assert_int_equal(a->rx_desc, 2048);
+	assert_int_equal(a->tx_desc, 1024);
+	assert_null(a->auto_why);
+	assert_string_equal(b->driver, "auto");
+	assert_string_equal(b->pci, "00:04.0");
+	assert_null(b->iface);
+	assert_int_equal(b->queue, 0);
+	assert_int_equal(b->xdp_mode, SL_XDP_MODE_SKB);
+	assert_int_equal(b->zerocopy, SL_XDP_ZC_AUTO);
+	assert_false(b->busy_poll);
+	sl_config_free(c);
+}
+#endif
+
+/* A small sysfs: 0000:00:04.0 on vfio-pci, 0000:00:05.0 on a kernel
+ * driver with interface ens5, and a veth. */
+static void fake_sysfs(char *root, size_t len)
+{
+	static const char *const dirs[] = {"bus",
+					   "bus/pci",
+					   "bus/pci/devices",
+					   "bus/pci/devices/0000:00:04.0",
+					   "bus/pci/devices/0000:00:05.0",
+					   "bus/pci/devices/0000:00:05.0/net",
+					   "bus/pci/devices/0000:00:05.0/net/ens5",
+					   "class",
+					   "class/net",
+					   "class/net/veth0",
+					   NULL};
+	char p[512];
+	snprintf(root, len, "%s/sys", tmpdir);
+	if (mkdir(root, 0755) != 0)
+		return; /* made by an earlier test */
+	for (const char *const *d = dirs; *d; d++) {
+		snprintf(p, sizeof(p), "%s/%s", root, *d);
+		assert_int_equal(mkdir(p, 0755), 0);
+	}
+	snprintf(p, sizeof(p), "%s/bus/pci/devices/0000:00:04.0/driver", root);
+	assert_int_equal(symlink("../../drivers/vfio-pci", p), 0);
+	snprintf(p, sizeof(p), "%s/bus/pci/devices/0000:00:05.0/driver", root);
+	assert_int_equal(symlink("../../drivers/ixgbe", p), 0);
+	snprintf(p, sizeof(p), "%s/class/net/ens5", root);
+	assert_int_equal(symlink("../../bus/pci/devices/0000:00:05.0/net/ens5", p), 0);
+}
+
+/* Load the base with edits, resolve auto on the fake sysfs: 0, or -1 with
+ * the message (after the file name) in msg. */
+static int resolve(const struct edit *edits, struct sl_config **out, char *msg, size_t len)
+{
+	char root[256];
+	struct sl_err err = {""};
+	fake_sysfs(root, sizeof(root));
+	*out = load_ok(edits);
+	int rc = sl_config_resolve_auto_at(*out, root, &err);
+	const char *m = strstr(err.msg, "ok.yaml:");
+	snprintf(msg, len, "%s", m ? m + strlen("ok.yaml:") : err.msg);
+	return rc;
+}
+
+static void test_resolve_auto(void **state)
+{
+	(void)state;
+	struct sl_config *c;
+	char msg[700];
+#ifndef SL_HAVE_AF_XDP
+	/* Without libxdp: a choice of af_xdp is refused with its reason, one
+	 * of dpdk still made. */
+	struct edit n1[4] = {{2, "  in0: { driver: auto, iface: veth0 }"}};
+	assert_int_equal(resolve(n1, &c, msg, sizeof(msg)), -1);
+	sl_config_free(c);
+	assert_string_equal(msg, "2:3: port 'in0' (driver auto): af_xdp chosen: DPDK: veth0 is not "
+				 "a PCI device, but this build has no af_xdp driver (it needs "
+				 "libxdp and libbpf)");
+	struct edit n2[4] = {{3, "  out0: { driver: auto, pci: \"00:04.0\" }"}};
+	if (resolve(n2, &c, msg, sizeof(msg)) != 0)
+		fail_msg("%s", msg);
+	assert_string_equal(c->ports[1].driver, "dpdk");
+	assert_string_equal(c->ports[1].devargs, "0000:00:04.0");
+	sl_config_free(c);
+	return;
+#endif
+	struct edit e1[4] = {{2, "  in0: { driver: auto, iface: veth0, queue: 2 }"},
+			     {3, "  out0: { driver: auto, pci: \"00:04.0\" }"}};
+	if (resolve(e1, &c, msg, sizeof(msg)) != 0)
+		fail_msg("%s", msg);
+	assert_string_equal(c->ports[0].driver, "af_xdp");
+	assert_string_equal(c->ports[0].iface, "veth0");
+	assert_null(c->ports[0].devargs);
+	assert_int_equal(c->ports[0].queue, 2);
+	assert_string_equal(c->ports[0].auto_why, "af_xdp chosen: DPDK: veth0 is not a PCI device");
+	assert_string_equal(c->ports[1].driver, "dpdk");
+	assert_string_equal(c->ports[1].devargs, "0000:00:04.0");
+	assert_string_equal(c->ports[1].auto_why, "dpdk chosen: 0000:00:04.0 is bound to vfio-pci");
+	sl_config_free(c);
+
+	/* A PCI function the kernel holds: AF_XDP on its interface. */
+	struct edit e2[4] = {{3, "  out0: { driver: auto, pci: \"0000:00:05.0\" }"}};
+	if (resolve(e2, &c, msg, sizeof(msg)) != 0)
+		fail_msg("%s", msg);
+	assert_string_equal(c->ports[1].driver, "af_xdp");
+	assert_string_equal(c->ports[1].iface, "ens5");
+	assert_string_equal(c->ports[0].driver, "dpdk"); /* named: untouched */
+	assert_null(c->ports[0].auto_why);
+	sl_config_free(c);
+}
+
+static void test_resolve_auto_refused(void **state)
+{
+	(void)state;
+	static const struct {
+		struct edit e[4];
+		const char *want;
+	} cases[] = {
+	    {{{2, "  in0: { driver: auto, iface: nosuch0 }"}},
+	     "2:3: port 'in0' (driver auto): neither driver can run it: DPDK: no device named "
+	     "nosuch0; AF_XDP: no interface named nosuch0"},
+	    {{{3, "  out0: { driver: auto, pci: \"0000:00:09.0\" }"}},
+	     "3:3: port 'out0' (driver auto): neither driver can run it: DPDK: no PCI device "
+	     "0000:00:09.0; AF_XDP: so no interface of it"},
+	    /* Two names for one interface or one device, seen only once
+	     * auto is resolved. */
+	    {{{2, "  in0: { driver: af_xdp, iface: ens5 }"},
+	      {3, "  out0: { driver: auto, pci: \"0000:00:05.0\" }"}},
+	     "3:3: port 'out0' (driver auto) resolves to interface 'ens5', which port 'in0' "
+	     "uses too"},
+	    {{{2, "  in0: { driver: auto, iface: ens5 }"},
+	      {3, "  out0: { driver: auto, pci: \"00:05.0\" }"}},
+	     "2:3: port 'in0' (driver auto) resolves to interface 'ens5', which port 'out0' "
+	     "uses too"},
+	    {{{2, "  in0: { driver: dpdk, devargs: \"0000:00:04.0\" }"},
+	      {3, "  out0: { driver: auto, pci: \"00:04.0\" }"}},
+	     "3:3: port 'out0' (driver auto) resolves to device '0000:00:04.0', which port 'in0' "
+	     "uses too"},
+	};
+	for (unsigned i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct sl_config *c;
+		char msg[700];
+#ifndef SL_HAVE_AF_XDP
+		if (i == 2 || i == 3) /* they need an af_xdp port or choice */
+			continue;
+#endif
+		int rc = resolve(cases[i].e, &c, msg, sizeof(msg));
+		sl_config_free(c);
+		if (rc == 0)
+			fail_msg("case %u resolved", i);
+		if (strcmp(msg, cases[i].want) != 0)
+			fail_msg("case %u:\n  want: %s\n  got:  %s", i, cases[i].want, msg);
 	}
 }
 
@@ -394,17 +656,20 @@ static void test_cpu_list(void **state)
 int main(void)
 {
 	enum { N = sizeof(cases) / sizeof(cases[0]) };
-	struct CMUnitTest tests[N + 4];
+	struct CMUnitTest tests[N + 7];
 	if (!mkdtemp(tmpdir))
 		return 1;
 	tests[0] = (struct CMUnitTest)cmocka_unit_test(test_base_is_valid);
 	tests[1] = (struct CMUnitTest)cmocka_unit_test(test_missing_file);
 	tests[2] = (struct CMUnitTest)cmocka_unit_test(test_examples_valid);
 	tests[3] = (struct CMUnitTest)cmocka_unit_test(test_cpu_list);
+	tests[4] = (struct CMUnitTest)cmocka_unit_test(test_af_xdp_keys);
+	tests[5] = (struct CMUnitTest)cmocka_unit_test(test_resolve_auto);
+	tests[6] = (struct CMUnitTest)cmocka_unit_test(test_resolve_auto_refused);
 	for (int i = 0; i < N; i++)
-		tests[i + 4] = (struct CMUnitTest){cases[i].name, test_bad_case, NULL, NULL,
+		tests[i + 7] = (struct CMUnitTest){cases[i].name, test_bad_case, NULL, NULL,
 						   (void *)&cases[i]};
-	int failed = _cmocka_run_group_tests("config", tests, N + 4, NULL, NULL);
+	int failed = _cmocka_run_group_tests("config", tests, N + 7, NULL, NULL);
 	char cmd[128];
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
 	if (system(cmd) != 0)
