@@ -33,18 +33,18 @@ grep -q "port 'a': interface $A is served by sluice-dp pid $first" "$TMP/second.
 
 kill -9 "$first"; wait "$first" 2>/dev/null || true
 rm -f /dev/hugepages/"$PREFIX"* /dev/shm/sluice-"$PREFIX"*
-ip link show dev "$A" | grep -q xdp || fail "expected the killed dataplane's program on $A"
+xdp_on "$A" || fail "expected the killed dataplane's program on $A"
 
 "$GEN" -o "$TMP/in.pcap" -n 500 -s 64 -f 20 --vlan 0 --seed 4 > /dev/null
-run_dp -c "$TMP/c.yaml" --duration 5 --stats-json "$TMP/s.json" > "$TMP/again.log" 2>&1 &
+run_dp -c "$TMP/c.yaml" --stats-json "$TMP/s.json" > "$TMP/again.log" 2>&1 &
 dp=$!
 wait_dp_ports || { cat "$TMP/again.log"; fail "the restart did not come up"; }
-sleep 0.5
-in_ns tcpreplay -i "${A}p" -q "$TMP/in.pcap" > /dev/null 2>&1 || fail "tcpreplay failed"
-wait $dp || { cat "$TMP/again.log"; fail "the restarted dataplane exited non-zero"; }
+replay "$TMP/in.pcap" "${A}p"
+wait_port_field a ipackets 500 || fail "the restarted dataplane got $(port_field a ipackets) of 500 packets"
+stop_dp $dp || { cat "$TMP/again.log"; fail "the restarted dataplane exited non-zero"; }
 grep -q "removing the XDP program a stopped sluice-dp (pid $first) left on $A" "$TMP/again.log" ||
 	{ cat "$TMP/again.log"; fail "the restart did not say it replaced the stale program"; }
 $CHECK same "$TMP/in.pcap" "$TMP/out.pcap"
 $CHECK account "$TMP/s.json" 500
-ip link show dev "$A" | grep -q xdp && fail "the XDP program is still on $A after a clean stop"
+xdp_on "$A" && fail "the XDP program is still on $A after a clean stop"
 echo "ok: stale program replaced after kill -9, live owner refused, clean stop detaches"

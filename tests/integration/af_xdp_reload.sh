@@ -57,7 +57,7 @@ send 10; sleep 0.5
 [ "$(rx_count)" -eq 160 ] || fail "after the refused load: $(rx_count), wanted 160"
 
 "$SLUICECTL" -s "$TMP/dp.sock" graph load "$TMP/g4.yaml" > "$TMP/l4.log" 2>&1 || { cat "$TMP/l4.log"; fail "graph load 4"; }
-ip link show dev "$A" | grep -q xdp && fail "the af_xdp port is gone from the graph, its program is still on $A"
+xdp_on "$A" && fail "the af_xdp port is gone from the graph, its program is still on $A"
 
 "$SLUICECTL" -s "$TMP/dp.sock" graph load "$TMP/g3.yaml" > "$TMP/l5.log" 2>&1 || { cat "$TMP/l5.log"; fail "graph load 5"; }
 ip link show dev "$A" | grep -q xdpgeneric || fail "mode: skb after the load, but no generic XDP program on $A"
