@@ -13,7 +13,7 @@ b=$(ctl --json counters stages | python3 -c 'import json,sys; print({s["name"]: 
 echo "ok: rx went from $a to $b in 0.3 s"
 
 # The live view: a second table with a rate in it.
-timeout -s INT 2.6 "$SLUICECTL" -s "$TMP/s.sock" counters stages --watch 1 > "$TMP/watch.txt" || true
+timeout -k 5 -s INT 2.6 "$SLUICECTL" -s "$TMP/s.sock" counters stages --watch 1 > "$TMP/watch.txt" || true
 [ "$(grep -c '^rx ' "$TMP/watch.txt")" -ge 2 ] || { cat "$TMP/watch.txt"; fail "counters --watch printed fewer than 2 tables"; }
 grep -E '^rx +port_rx +ingress +0 .* [0-9]+\.[0-9]{3}$' "$TMP/watch.txt" > /dev/null || { cat "$TMP/watch.txt"; fail "no Mpps in the watched table"; }
 echo "ok: counters --watch shows Mpps over each interval"

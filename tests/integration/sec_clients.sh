@@ -34,7 +34,7 @@ d = time.monotonic() - t
 if not 1.0 < d < 4.0: sys.exit(f"closed after {d:.1f} s, want ~1.5")
 print(f"ok: an idle client was closed after {d:.1f} s")
 PY
-timeout -s INT 4 "$SLUICECTL" -s "$TMP/s.sock" --json counters stages --watch 0.5 > "$TMP/watch" 2> "$TMP/watch.err" || true
+timeout -k 5 -s INT 4 "$SLUICECTL" -s "$TMP/s.sock" --json counters stages --watch 0.5 > "$TMP/watch" 2> "$TMP/watch.err" || true
 [ "$(wc -l < "$TMP/watch")" -ge 6 ] || { cat "$TMP/watch.err"; fail "the watcher was cut off after $(wc -l < "$TMP/watch") samples"; }
 echo "ok: counters --watch every 0.5 s outlives a 1.5 s idle timeout"
 
