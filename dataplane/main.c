@@ -33,6 +33,7 @@
 #include "dataplane/pin.h"
 #include "dataplane/runtime.h"
 #include "dataplane/stats/stats_segment.h"
+#include "dataplane/telemetry.h"
 #include "dataplane/worker.h"
 
 static volatile sig_atomic_t stop_signal;
@@ -803,6 +804,7 @@ int main(int argc, char **argv)
 				"sluice-dp: EAL init failed (see the EAL messages above)\n");
 		goto out_cfg;
 	}
+	sl_telemetry_register(dp.cfg->dp.name);
 	print_summary(dp.cfg, stdout);
 
 	struct timespec ts;
