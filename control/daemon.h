@@ -2,10 +2,12 @@
  * command table. Every part of sluiced includes it; it includes none of
  * them. The parts, lowest first: log.c; daemon.c (this state's helpers);
  * rundir.c (the runtime directory); server.c (clients) and stats_view.c
- * (the counter view); supervisor.c (the dataplane); commands.c (the command
- * handlers); sluiced.c (main, which wires them). Calls only go down: the
- * server reaches a handler through the table sluiced.c installs in
- * d->commands, never by calling into commands.c. */
+ * (the counter view); metrics.c (the counters in Prometheus's format) and
+ * metrics_http.c (which serves them from a thread of its own); supervisor.c
+ * (the dataplane); commands.c (the command handlers); sluiced.c (main,
+ * which wires them). Calls only go down: the server reaches a handler
+ * through the table sluiced.c installs in d->commands, never by calling
+ * into commands.c. */
 #ifndef SL_DAEMON_H
 #define SL_DAEMON_H
 

@@ -253,7 +253,8 @@ static void port_families(FILE *f, json_t *ports)
 	    {"sluice_port_tx_retries_total", "tx_retries",
 	     "af_xdp: TX bursts retried on a full TX ring or a busy kick."},
 	    {"sluice_port_tx_copies_total", "tx_copies",
-	     "af_xdp: packets copied into the UMEM to be sent."},
+	     "af_xdp: packets copied into a UMEM frame before sending (clones, chains, other "
+	     "pools)."},
 	};
 	struct labels l;
 	size_t i;
