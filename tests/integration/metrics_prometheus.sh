@@ -20,6 +20,8 @@ if ! [ -x /usr/bin/prometheus ] || ! [ -x /usr/bin/promtool ]; then
 	fi
 fi
 
+"$SLUICED" --help | grep -q -- "--metrics HOST:PORT" || fail "sluiced --help does not document --metrics"
+
 free_port() {
 	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
