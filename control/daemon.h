@@ -2,10 +2,12 @@
  * command table. Every part of sluiced includes it; it includes none of
  * them. The parts, lowest first: log.c; daemon.c (this state's helpers);
  * rundir.c (the runtime directory); server.c (clients) and stats_view.c
- * (the counter view); supervisor.c (the dataplane); commands.c (the command
- * handlers); sluiced.c (main, which wires them). Calls only go down: the
- * server reaches a handler through the table sluiced.c installs in
- * d->commands, never by calling into commands.c. */
+ * (the counter view); metrics.c (the counters in Prometheus's format) and
+ * metrics_http.c (which serves them from a thread of its own); supervisor.c
+ * (the dataplane); commands.c (the command handlers); sluiced.c (main,
+ * which wires them). Calls only go down: the server reaches a handler
+ * through the table sluiced.c installs in d->commands, never by calling
+ * into commands.c. */
 #ifndef SL_DAEMON_H
 #define SL_DAEMON_H
 
@@ -58,6 +60,7 @@ struct sl_pending {
 enum sl_sup_phase { SL_SUP_DOWN, SL_SUP_STARTING, SL_SUP_RUNNING, SL_SUP_BACKOFF, SL_SUP_STOPPING };
 
 struct sl_daemon;
+struct sl_metrics_http;
 
 /* One command of the public protocol. */
 typedef json_t *(*sl_handler_fn)(struct sl_daemon *d, unsigned idx, json_t *req);
@@ -79,6 +82,7 @@ struct sl_daemon {
 	const char *admin_group, *read_group; /* NULL: none */
 	gid_t admin_gid, read_gid;
 	double client_timeout_s;
+	const char *metrics_addr; /* --metrics HOST:PORT, or NULL */
 
 	/* The private runtime directory: pid file, totals, config copy and
 	 * the dataplane's socket. Files in it are opened relative to dirfd. */
@@ -125,8 +129,12 @@ struct sl_daemon {
 
 	/* counters */
 	const struct sl_stats_hdr *stats;
-	json_t *folded;	  /* totals of dataplanes that died, by name */
-	json_t *baseline; /* subtracted after a reset */
+	json_t *folded;	     /* totals of dataplanes that died, by name */
+	unsigned folded_gen; /* bumped whenever folded changes */
+	json_t *baseline;    /* subtracted after a reset */
+
+	/* the Prometheus endpoint (metrics_http.c), or NULL */
+	struct sl_metrics_http *metrics;
 
 	/* the command table (commands.c), installed by sluiced.c */
 	const struct sl_command_def *commands;

@@ -20,6 +20,7 @@
 #include "control/daemon.h"
 #include "control/commands.h"
 #include "control/log.h"
+#include "control/metrics_http.h"
 #include "control/rundir.h"
 #include "control/server.h"
 #include "control/stats_view.h"
@@ -36,6 +37,7 @@ static void usage(FILE *f)
 		"usage: sluiced --config FILE [--socket PATH] [--foreground] [--attach]\n"
 		"               [--group NAME] [--read-group NAME] [--client-timeout S]\n"
 		"               [--pidfile PATH] [--syslog] [--dataplane-binary PATH]\n"
+		"               [--metrics HOST:PORT]\n"
 		"\n"
 		"The sluice control plane. It validates FILE (refusing to start on any error,\n"
 		"named as file:line:col), starts sluice-dp on it and supervises it: a dataplane\n"
@@ -62,6 +64,11 @@ static void usage(FILE *f)
 		"      --syslog               log to syslog instead of stderr\n"
 		"      --dataplane-binary P   the sluice-dp to run (default: next to sluiced, or\n"
 		"                             $SLUICE_DP)\n"
+		"      --metrics HOST:PORT    serve GET /metrics (Prometheus text format) there,\n"
+		"                             from the stats segment alone; HOST is a numeric\n"
+		"                             address: 127.0.0.1:9469, [::1]:9469. No access\n"
+		"                             control: bind it to loopback or a management\n"
+		"                             network. Metrics: control/METRICS.md\n"
 		"  -h, --help                 this text\n"
 		"\n"
 		"Exit status: 0 after a shutdown command or SIGTERM/SIGINT (which stop the\n"
@@ -121,6 +128,7 @@ int main(int argc, char **argv)
 	    {"group", required_argument, NULL, 'g'},
 	    {"read-group", required_argument, NULL, 'r'},
 	    {"client-timeout", required_argument, NULL, 'T'},
+	    {"metrics", required_argument, NULL, 'M'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -173,6 +181,9 @@ int main(int argc, char **argv)
 				fprintf(stderr, "sluiced: --client-timeout takes seconds > 0\n");
 				return 1;
 			}
+			break;
+		case 'M':
+			d.metrics_addr = optarg;
 			break;
 		case 'h':
 			usage(stdout);
@@ -241,10 +252,18 @@ int main(int argc, char **argv)
 	    sl_check_private(&d, d.private_config, err, sizeof(err)) < 0)
 		return fail_start(&d, err);
 
+	/* Bound now, so that a bad address or a port in use stops the start;
+	 * served from a thread only after daemon(), which a thread would not
+	 * survive. */
+	if (d.metrics_addr && sl_metrics_http_bind(&d, err, sizeof(err)) < 0)
+		return fail_start(&d, err);
+
 	d.epfd = epoll_create1(EPOLL_CLOEXEC);
 	d.started = sl_now();
-	if (sl_server_open(&d, err, sizeof(err)) < 0)
+	if (sl_server_open(&d, err, sizeof(err)) < 0) {
+		sl_metrics_http_stop(&d);
 		return fail_start(&d, err);
+	}
 	if (d.attach)
 		sl_view_load_totals(&d);
 	else
@@ -274,6 +293,12 @@ int main(int argc, char **argv)
 		sl_log(LOG_WARNING, "%s", err);
 	else
 		d.wrote_pidfile = true;
+	/* After sigprocmask: the thread inherits the mask, so the signals stay
+	 * on our signalfd. */
+	if (sl_metrics_http_start(&d, err, sizeof(err)) < 0) {
+		sl_log(LOG_ERR, "%s", err);
+		goto out;
+	}
 	if (sl_sup_start(&d, err, sizeof(err)) < 0) {
 		sl_log(LOG_ERR, "%s", err);
 		goto out;
@@ -311,12 +336,14 @@ int main(int argc, char **argv)
 		}
 		sl_sup_tick(&d);
 		sl_server_tick(&d);
+		sl_metrics_http_sync(&d);
 	}
 	rc = 0;
 	/* A clean stop: nothing left to take over. */
 	unlinkat(d.dirfd, d.totals_name, 0);
 	unlinkat(d.dirfd, d.private_config, 0);
 out:
+	sl_metrics_http_stop(&d);
 	sl_server_close(&d);
 	if (d.wrote_pidfile)
 		unlinkat(d.dirfd, pidname, 0);

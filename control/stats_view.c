@@ -81,45 +81,73 @@ static void add_tables(json_t *dst, json_t *src, int sign, bool append)
 	}
 }
 
-static int ensure_open(struct sl_daemon *d, char *err, size_t len)
+/* *stats follows the segment of dataplane pid named name: a segment of
+ * another pid (a dead dataplane's) is let go, and one is mapped only when
+ * no_open is NULL (else it says why not). */
+static int follow(const struct sl_stats_hdr **stats, const char *name, long pid,
+		  const char *no_open, char *err, size_t len)
 {
-	if (d->stats && d->stats->pid != d->dp_pid) {
-		sl_stats_close(d->stats); /* a dead dataplane's segment */
-		d->stats = NULL;
+	if (*stats && (*stats)->pid != pid) {
+		sl_stats_close(*stats); /* a dead dataplane's segment */
+		*stats = NULL;
 	}
-	if (d->stats)
+	if (*stats)
 		return 0;
-	if (d->phase != SL_SUP_RUNNING) {
-		snprintf(err, len, "the dataplane is %s", sl_phase_name(d->phase));
+	if (no_open) {
+		snprintf(err, len, "%s", no_open);
 		return -1;
 	}
-	d->stats = sl_stats_open(d->cfg->dp.name, err, len);
-	if (d->stats && d->stats->pid != d->dp_pid) {
+	*stats = sl_stats_open(name, err, len);
+	if (*stats && (*stats)->pid != pid) {
 		snprintf(err, len, "the dataplane has not published its counters yet");
-		sl_stats_close(d->stats);
-		d->stats = NULL;
+		sl_stats_close(*stats);
+		*stats = NULL;
 	}
-	return d->stats ? 0 : -1;
+	return *stats ? 0 : -1;
 }
 
-/* A JSON snapshot of the live segment, following a graph load's new one. */
-static json_t *live_snapshot(struct sl_daemon *d, char *err, size_t len)
+json_t *sl_view_snapshot_of(const struct sl_stats_hdr **stats, const char *name, long pid,
+			    const char *no_open, char *err, size_t len)
 {
+	/* A graph load retires the segment: follow it to the new one. */
 	for (int attempt = 0; attempt < 3; attempt++) {
-		if (ensure_open(d, err, len) < 0)
+		if (follow(stats, name, pid, no_open, err, len) < 0)
 			return NULL;
-		struct sl_stats_hdr *s = sl_stats_snapshot(d->stats, err, len);
+		struct sl_stats_hdr *s = sl_stats_snapshot(*stats, err, len);
 		if (s) {
 			json_t *j = sl_stats_to_json(s);
 			free(s);
 			return j;
 		}
-		if (!d->stats->retired)
+		if (!(*stats)->retired)
 			return NULL;
-		sl_stats_close(d->stats);
-		d->stats = NULL;
+		sl_stats_close(*stats);
+		*stats = NULL;
 	}
 	return NULL;
+}
+
+static int ensure_open(struct sl_daemon *d, char *err, size_t len)
+{
+	char why[64];
+	snprintf(why, sizeof(why), "the dataplane is %s", sl_phase_name(d->phase));
+	return follow(&d->stats, d->cfg->dp.name, d->dp_pid,
+		      d->phase == SL_SUP_RUNNING ? NULL : why, err, len);
+}
+
+/* A JSON snapshot of the live segment, following a graph load's new one. */
+static json_t *live_snapshot(struct sl_daemon *d, char *err, size_t len)
+{
+	char why[64];
+	snprintf(why, sizeof(why), "the dataplane is %s", sl_phase_name(d->phase));
+	return sl_view_snapshot_of(&d->stats, d->cfg->dp.name, d->dp_pid,
+				   d->phase == SL_SUP_RUNNING ? NULL : why, err, len);
+}
+
+void sl_view_add_totals(json_t *view, json_t *folded)
+{
+	if (folded)
+		add_tables(view, folded, 1, false);
 }
 
 void sl_view_fold_dead(struct sl_daemon *d)
@@ -137,6 +165,7 @@ void sl_view_fold_dead(struct sl_daemon *d)
 			add_tables(d->folded, j, 1, true);
 			json_decref(j);
 		}
+		d->folded_gen++;
 	} else {
 		sl_log(LOG_WARNING, "could not read the dead dataplane's counters: %s", err);
 	}
@@ -168,6 +197,7 @@ void sl_view_load_totals(struct sl_daemon *d)
 	if (json_is_object(t)) {
 		json_decref(d->folded);
 		d->folded = t;
+		d->folded_gen++;
 		sl_log(LOG_INFO, "restored counter totals of earlier dataplanes from %s/%s",
 		       d->runtime_dir, d->totals_name);
 	} else {
@@ -194,8 +224,7 @@ static json_t *raw_view(struct sl_daemon *d, char *err, size_t len)
 	json_t *v = live_snapshot(d, err, len);
 	if (!v)
 		return NULL;
-	if (d->folded)
-		add_tables(v, d->folded, 1, false);
+	sl_view_add_totals(v, d->folded);
 	return v;
 }
 

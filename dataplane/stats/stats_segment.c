@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,33 +29,40 @@ static uint64_t align64(uint64_t v)
 }
 
 /* The size each mapping was made with: a reader never trusts the size field
- * of a segment someone else writes (it may change after the map). */
+ * of a segment someone else writes (it may change after the map). Locked:
+ * sluiced maps segments from its main loop and its metrics thread. */
 #define MAX_MAPS 64
 static struct {
 	const void *p;
 	size_t size;
 } maps[MAX_MAPS];
+static pthread_mutex_t maps_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static void map_add(const void *p, size_t size)
 {
+	pthread_mutex_lock(&maps_lock);
 	for (unsigned i = 0; i < MAX_MAPS; i++)
 		if (!maps[i].p) {
 			maps[i].p = p;
 			maps[i].size = size;
-			return;
+			break;
 		}
+	pthread_mutex_unlock(&maps_lock);
 }
 
 static size_t map_size(const void *p, bool forget)
 {
+	size_t n = 0;
+	pthread_mutex_lock(&maps_lock);
 	for (unsigned i = 0; i < MAX_MAPS; i++)
 		if (maps[i].p == p) {
-			size_t n = maps[i].size;
+			n = maps[i].size;
 			if (forget)
 				maps[i].p = NULL;
-			return n;
+			break;
 		}
-	return 0;
+	pthread_mutex_unlock(&maps_lock);
+	return n;
 }
 
 static void unmap(const void *p)

@@ -11,7 +11,8 @@ import json, math, sys
 r = json.load(open(sys.argv[1]))
 sc = r["scenarios"]
 sm = r["summary"]
-for name in ("passthrough", "stage-overhead", "cross-core-hop", "mac-rewrite", "stage-cycles"):
+for name in ("passthrough", "metrics-scrape", "stage-overhead", "cross-core-hop", "mac-rewrite",
+             "stage-cycles"):
     for run in sc[name]["runs"]:
         for variant, m in run.items():
             assert m["mpps"] > 0 and math.isfinite(m["cpp"]), (name, variant, m)
@@ -25,6 +26,8 @@ for key in ("static / testpmd", "shared / testpmd", "static / shared"):
     assert sm["passthrough"][key]["median"] > 0, key
 for key in ("static cyc/pkt per added stage", "shared cyc/pkt per added stage"):
     assert math.isfinite(sm["stage-overhead"][key]["median"]), key
+assert sm["metrics-scrape"]["scraped / not scraped"]["median"] > 0
+assert all(run["scraped 1/s"]["scrapes"] > 0 for run in sc["metrics-scrape"]["runs"])
 assert sm["cross-core-hop"]["ring_perf_cpp"] > 0 and sm["cross-core-hop"]["hop_connector_cpp"] > 0
 assert r["binaries"]["static"]["bytes"] > 0 and r["binaries"]["shared"]["bytes"] > 0
 print("ok: every scenario ran and its figures parse")
