@@ -73,9 +73,15 @@ int sl_dp_ctl_open(struct sl_dp_ctl *c, int inherited_fd, const char *listen_pat
 	return 0;
 }
 
+/* A trace's reply, which comes after its request. */
+static void late_reply(void *ctx, uint64_t serial, json_t *reply)
+{
+	sl_dp_ctl_reply(ctx, serial, reply);
+}
+
 void sl_dp_ctl_close(struct sl_dp_ctl *c)
 {
-	sl_dp_obs_stop_all(c, "the dataplane is stopping");
+	sl_dp_obs_stop_all(*c->rt, late_reply, c, "the dataplane is stopping");
 	for (unsigned i = 0; i < c->n_conns; i++) {
 		sl_lineconn_flush(&c->conns[i]);
 		sl_lineconn_free(&c->conns[i]);
@@ -125,7 +131,7 @@ static json_t *cmd_graph_load(struct sl_dp_ctl *c, json_t *req)
 	const char *code = "internal";
 	char err[600];
 	/* A capture or trace holds the instances the load replaces. */
-	sl_dp_obs_stop_all(c, "a graph load");
+	sl_dp_obs_stop_all(*c->rt, late_reply, c, "a graph load");
 	json_t *r = json_object();
 	if (c->ops.graph_load(c->ops.ctx, json_string_value(text), json_string_length(text), name,
 			      r, &code, err, sizeof(err)) < 0) {
@@ -267,7 +273,7 @@ static void on_line(void *ctx, char *line, size_t len)
 		reply = cmd_graph_load(c, req);
 	else if (!strcmp(cmd, "capture")) {
 		int fd = -1;
-		reply = sl_dp_capture_cmd(c, req, &fd);
+		reply = sl_dp_capture_cmd(*c->rt, req, &fd);
 		if (fd >= 0) {
 			/* The stream's read end travels with the reply. */
 			json_object_set_new(reply, "fds", json_integer(1));
@@ -277,7 +283,7 @@ static void on_line(void *ctx, char *line, size_t len)
 			return;
 		}
 	} else if (!strcmp(cmd, "trace")) {
-		reply = sl_dp_trace_cmd(c, req, c->cur_serial);
+		reply = sl_dp_trace_cmd(*c->rt, req, c->cur_serial);
 		if (!reply) {
 			json_decref(req);
 			return;
@@ -327,7 +333,7 @@ void sl_dp_ctl_poll(struct sl_dp_ctl *c, int timeout_ms)
 	if (c->listen_fd >= 0)
 		p[n++] = (struct pollfd){c->listen_fd, POLLIN, 0};
 	if (poll(p, n, timeout_ms) <= 0) {
-		sl_dp_obs_tick(c);
+		sl_dp_obs_tick(*c->rt, late_reply, c);
 		return;
 	}
 	for (unsigned i = 0; i < c->n_conns; i++) {
@@ -351,5 +357,5 @@ void sl_dp_ctl_poll(struct sl_dp_ctl *c, int timeout_ms)
 	}
 	if (c->listen_fd >= 0 && (p[n - 1].revents & POLLIN))
 		accept_controller(c);
-	sl_dp_obs_tick(c);
+	sl_dp_obs_tick(*c->rt, late_reply, c);
 }

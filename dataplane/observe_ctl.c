@@ -22,6 +22,8 @@
 #include <rte_lcore.h>
 #include <urcu/urcu-qsbr.h>
 
+#include "control/proto/protocol.h"
+
 #include "stages/observe.h"
 
 #define CAPTURE_QUEUE 1024
@@ -103,7 +105,7 @@ static int resolve_point(const struct sl_runtime *rt, const char *point, int *si
 	return -1;
 }
 
-json_t *sl_dp_capture_cmd(struct sl_dp_ctl *c, json_t *req, int *fd_out)
+json_t *sl_dp_capture_cmd(struct sl_runtime *rt, json_t *req, int *fd_out)
 {
 	json_t *reply = NULL, *id = json_object_get(req, "id");
 	const char *point = NULL, *filter = NULL;
@@ -115,7 +117,6 @@ json_t *sl_dp_capture_cmd(struct sl_dp_ctl *c, json_t *req, int *fd_out)
 	    sl_proto_get_int(req, "duration", false, 0, 86400, &duration, &reply) < 0 ||
 	    sl_proto_get_int(req, "snaplen", false, 1, 65535, &snaplen, &reply) < 0)
 		return reply;
-	struct sl_runtime *rt = *c->rt;
 	if (sl_obs_capture_active())
 		return sl_proto_error(id, "busy", "point",
 				      "a capture of '%s' is running (one at a time per dataplane)",
@@ -210,7 +211,7 @@ static void capture_end(const char *why)
 
 /* ---- trace ---- */
 
-json_t *sl_dp_trace_cmd(struct sl_dp_ctl *c, json_t *req, uint64_t serial)
+json_t *sl_dp_trace_cmd(struct sl_runtime *rt, json_t *req, uint64_t serial)
 {
 	json_t *reply = NULL, *id = json_object_get(req, "id");
 	const char *filter = NULL;
@@ -221,7 +222,6 @@ json_t *sl_dp_trace_cmd(struct sl_dp_ctl *c, json_t *req, uint64_t serial)
 		return reply;
 	if (sl_obs_trace_active())
 		return sl_proto_error(id, "busy", NULL, "a trace is running (one at a time)");
-	struct sl_runtime *rt = *c->rt;
 	unsigned total = 0;
 	for (unsigned i = 0; i < rt->cfg->n_stages; i++)
 		total += rt->cfg->stages[i].instances;
@@ -333,7 +333,7 @@ static json_t *trace_json(const struct sl_runtime *rt, const struct sl_trace_slo
 	return pk;
 }
 
-static void trace_end(struct sl_dp_ctl *c, bool timed_out)
+static void trace_end(struct sl_runtime *rt, sl_dp_late_reply_fn reply, void *ctx, bool timed_out)
 {
 	sl_obs_trace_detach();
 	urcu_qsbr_synchronize_rcu();
@@ -343,14 +343,14 @@ static void trace_end(struct sl_dp_ctl *c, bool timed_out)
 	json_object_set_new(r, "requested", json_integer(trace.want));
 	json_object_set_new(r, "traced", json_integer(n));
 	json_object_set_new(r, "timed_out", json_boolean(timed_out));
-	json_object_set_new(r, "packets", trace_json(*c->rt, slots, n));
+	json_object_set_new(r, "packets", trace_json(rt, slots, n));
 	sl_obs_trace_free();
-	sl_dp_ctl_reply(c, trace.serial, sl_proto_ok(trace.id, r));
+	reply(ctx, trace.serial, sl_proto_ok(trace.id, r));
 	json_decref(trace.id);
 	trace.id = NULL;
 }
 
-void sl_dp_obs_tick(struct sl_dp_ctl *c)
+void sl_dp_obs_tick(struct sl_runtime *rt, sl_dp_late_reply_fn reply, void *ctx)
 {
 	double now = mono_now();
 	if (sl_obs_capture_active()) {
@@ -368,16 +368,17 @@ void sl_dp_obs_tick(struct sl_dp_ctl *c)
 		unsigned taken = sl_obs_trace_taken(&last);
 		uint64_t quiet = rte_get_tsc_hz() / 1000 * TRACE_QUIET_MS;
 		if (taken >= trace.want && rte_rdtsc() - last > quiet)
-			trace_end(c, false);
+			trace_end(rt, reply, ctx, false);
 		else if (now >= trace.deadline)
-			trace_end(c, true);
+			trace_end(rt, reply, ctx, true);
 	}
 }
 
-void sl_dp_obs_stop_all(struct sl_dp_ctl *c, const char *why)
+void sl_dp_obs_stop_all(struct sl_runtime *rt, sl_dp_late_reply_fn reply, void *ctx,
+			const char *why)
 {
 	if (sl_obs_capture_active())
 		capture_end(why);
 	if (sl_obs_trace_active())
-		trace_end(c, true);
+		trace_end(rt, reply, ctx, true);
 }

@@ -189,9 +189,11 @@ static int stream_open(struct sl_pcapng_writer *s, int fd, const char *name, cha
 	 * point, if_tsresol 9 since rte_pcapng stamps in nanoseconds. */
 	uint8_t idb[256] = {0};
 	char descr[96];
-	size_t nl = strnlen(name, 64);
-	size_t dl = (size_t)snprintf(descr, sizeof(descr), "sluice capture at graph point %.*s",
-				     (int)nl, name);
+	char nm[65];
+	snprintf(nm, sizeof(nm), "%s", name ? name : "");
+	size_t nl = strlen(nm);
+	snprintf(descr, sizeof(descr), "sluice capture at graph point %s", nm);
+	size_t dl = strlen(descr);
 	uint32_t o = 16;
 	uint32_t v32;
 	uint16_t v16;
@@ -210,7 +212,7 @@ static int stream_open(struct sl_pcapng_writer *s, int fd, const char *name, cha
 		o = RTE_ALIGN(o, 4);                                                               \
 	} while (0)
 	uint8_t tsresol = 9;
-	OPT(2, name, nl);    /* if_name */
+	OPT(2, nm, nl);	     /* if_name */
 	OPT(3, descr, dl);   /* if_description */
 	OPT(9, &tsresol, 1); /* if_tsresol */
 	OPT(0, descr, 0);    /* opt_endofopt */
