@@ -134,9 +134,11 @@ print("instances", inst, "drop", reasons)
 PY
 echo "ok: 6 packets traced, flows on their instances, truncated frame dropped by parse"
 
-# The human form: one block per packet, stage by stage.
-kill -INT $sender 2> /dev/null || true
-wait $sender || true
+# The human form (the sender stays connected: DPDK 22.11's memif PMD can
+# fault in an RX burst that races a peer's disconnect).
 ctl trace --count 1 --timeout 1 > "$TMP/t1.txt"
 grep -q "^0 of 1 packets traced (timed out)$" "$TMP/t1.txt" || { cat "$TMP/t1.txt"; fail "human trace summary"; }
+ctl shutdown > /dev/null
+kill -INT $sender 2> /dev/null || true
+wait $sender || true
 echo "ok"
