@@ -253,6 +253,38 @@ static json_t *cmd_shutdown(struct sl_daemon *d, unsigned idx, json_t *req)
 	return NULL; /* answered when the dataplane has exited */
 }
 
+/* Forward the named fields of req that are present, and nothing else. */
+static json_t *forward_fields(struct sl_daemon *d, unsigned idx, json_t *req,
+			      const char *const *fields)
+{
+	json_t *reply = NULL, *fwd = json_object();
+	json_object_set(fwd, "cmd", json_object_get(req, "cmd"));
+	if (json_object_get(req, "id"))
+		json_object_set(fwd, "id", json_object_get(req, "id"));
+	for (const char *const *f = fields; *f; f++)
+		if (json_object_get(req, *f))
+			json_object_set(fwd, *f, json_object_get(req, *f));
+	struct sl_pending *p = sl_sup_forward(d, idx, fwd, NULL, 0, &reply);
+	json_decref(fwd);
+	return p ? NULL : reply;
+}
+
+/* Live capture: the dataplane checks the fields (it knows the graph); the
+ * reply brings the stream's read end, which goes on to the client. It
+ * shows packet contents, so only admins may (see the table). */
+static json_t *cmd_capture(struct sl_daemon *d, unsigned idx, json_t *req)
+{
+	static const char *const fields[] = {"point",	 "filter",  "count",
+					     "duration", "snaplen", NULL};
+	return forward_fields(d, idx, req, fields);
+}
+
+static json_t *cmd_trace(struct sl_daemon *d, unsigned idx, json_t *req)
+{
+	static const char *const fields[] = {"count", "filter", "timeout", NULL};
+	return forward_fields(d, idx, req, fields);
+}
+
 const struct sl_command_def sl_commands[] = {
     {"status", false, NULL, cmd_status, "sluiced and dataplane state, cores, clusters"},
     {"graph_show", false, NULL, cmd_graph_show, "the running graph"},
@@ -263,6 +295,9 @@ const struct sl_command_def sl_commands[] = {
     {"counters", false, "reset", cmd_counters, "counters; with reset, also zero them"},
     {"dataplane_restart", true, NULL, cmd_dataplane_restart, "restart the dataplane"},
     {"shutdown", true, NULL, cmd_shutdown, "stop the dataplane and sluiced"},
+    /* Not changes, but they show packet contents: admins only. */
+    {"capture", true, NULL, cmd_capture, "stream the packets at a graph point as pcapng"},
+    {"trace", true, NULL, cmd_trace, "follow the next packets through the graph"},
 };
 
 const size_t sl_n_commands = sizeof(sl_commands) / sizeof(sl_commands[0]);

@@ -303,10 +303,18 @@ void sl_server_tick(struct sl_daemon *d)
 
 void sl_server_reply(struct sl_daemon *d, unsigned idx, uint64_t gen, json_t *reply)
 {
+	sl_server_reply_fd(d, idx, gen, reply, -1);
+}
+
+void sl_server_reply_fd(struct sl_daemon *d, unsigned idx, uint64_t gen, json_t *reply, int fd)
+{
 	struct sl_client *c = &d->clients[idx];
 	if (idx < SL_MAX_CLIENTS && c->used && c->gen == gen) {
 		c->last_active = sl_now();
-		if (sl_lineconn_send(&c->lc, reply) < 0) {
+		int rc = fd >= 0 ? sl_lineconn_send_fd(&c->lc, reply, fd)
+				 : sl_lineconn_send(&c->lc, reply);
+		fd = -1; /* the connection owns it now */
+		if (rc < 0) {
 			drop_client(d, idx);
 		} else if (c->lc.out_len - c->lc.out_off > SL_MAX_BACKLOG) {
 			/* It asks but does not read: stop buffering for it. */
@@ -317,6 +325,8 @@ void sl_server_reply(struct sl_daemon *d, unsigned idx, uint64_t gen, json_t *re
 			update_interest(d, idx);
 		}
 	}
+	if (fd >= 0)
+		close(fd);
 	json_decref(reply);
 }
 

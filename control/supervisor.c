@@ -143,6 +143,9 @@ static void internal_request(struct sl_daemon *d, const char *cmd, const char *c
 static int open_channel(struct sl_daemon *d, int fd, pid_t pid)
 {
 	sl_lineconn_init(&d->dp_chan, fd);
+	/* The one peer whose descriptors we take: a capture's stream comes
+	 * with its reply. Clients' connections never accept any. */
+	d->dp_chan.accept_fds = true;
 	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
 	d->dp_connected = true;
 	struct epoll_event ev = {.events = EPOLLIN, .data.u32 = EV_DP};
@@ -400,6 +403,19 @@ static void on_dp_line(void *ctx, char *line, size_t len)
 	}
 	struct sl_pending *p = &d->pending[json_integer_value(idv)];
 	bool ok = json_is_true(json_object_get(r, "ok"));
+	/* A reply that announces a descriptor brought it with its first byte. */
+	int fd = json_integer_value(json_object_get(r, "fds")) == 1
+		     ? sl_lineconn_take_fd(&d->dp_chan)
+		     : -1;
+	if (json_object_get(r, "fds") && fd < 0) {
+		json_object_del(r, "fds");
+		if (ok) {
+			json_decref(r);
+			r = sl_proto_error(NULL, "internal", NULL,
+					   "the dataplane's reply lost its descriptor");
+			ok = false;
+		}
+	}
 	json_t *res = json_object_get(r, "result");
 	if (!strcmp(p->cmd, "hello") && ok) {
 		d->phase = SL_SUP_RUNNING;
@@ -434,7 +450,9 @@ static void on_dp_line(void *ctx, char *line, size_t len)
 	}
 	if (!p->internal) {
 		json_object_set(r, "id", p->id ? p->id : json_null());
-		sl_server_reply(d, p->client, p->gen, json_incref(r));
+		sl_server_reply_fd(d, p->client, p->gen, json_incref(r), fd);
+	} else if (fd >= 0) {
+		close(fd);
 	}
 	free_pending(d, p);
 	json_decref(r);

@@ -1,11 +1,12 @@
 /* control.c: serves the dataplane's control commands (hello, map_set,
- * graph_load, shutdown) on the management thread. */
+ * graph_load, capture, trace, shutdown) on the management thread. */
 #include "dataplane/control.h"
 
 #include <stdlib.h>
 #include <time.h>
 
 #include "config/graph_view.h"
+#include "dataplane/observe_ctl.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -24,8 +25,10 @@ int sl_dp_ctl_open(struct sl_dp_ctl *c, int inherited_fd, const char *listen_pat
 	c->listen_fd = -1;
 	c->rt = rt;
 	c->ops = *ops;
-	if (inherited_fd >= 0)
+	if (inherited_fd >= 0) {
+		c->serial[c->n_conns] = ++c->next_serial;
 		sl_lineconn_init(&c->conns[c->n_conns++], inherited_fd);
+	}
 	if (!listen_path)
 		return 0;
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
@@ -70,8 +73,15 @@ int sl_dp_ctl_open(struct sl_dp_ctl *c, int inherited_fd, const char *listen_pat
 	return 0;
 }
 
+/* A trace's reply, which comes after its request. */
+static void late_reply(void *ctx, uint64_t serial, json_t *reply)
+{
+	sl_dp_ctl_reply(ctx, serial, reply);
+}
+
 void sl_dp_ctl_close(struct sl_dp_ctl *c)
 {
+	sl_dp_obs_stop_all(*c->rt, late_reply, c, "the dataplane is stopping");
 	for (unsigned i = 0; i < c->n_conns; i++) {
 		sl_lineconn_flush(&c->conns[i]);
 		sl_lineconn_free(&c->conns[i]);
@@ -120,6 +130,8 @@ static json_t *cmd_graph_load(struct sl_dp_ctl *c, json_t *req)
 		return sl_proto_error(id, "bad_field", "config", "'config' must be a string");
 	const char *code = "internal";
 	char err[600];
+	/* A capture or trace holds the instances the load replaces. */
+	sl_dp_obs_stop_all(*c->rt, late_reply, c, "a graph load");
 	json_t *r = json_object();
 	if (c->ops.graph_load(c->ops.ctx, json_string_value(text), json_string_length(text), name,
 			      r, &code, err, sizeof(err)) < 0) {
@@ -259,7 +271,24 @@ static void on_line(void *ctx, char *line, size_t len)
 		reply = cmd_counters(c, req);
 	else if (!strcmp(cmd, "graph_load"))
 		reply = cmd_graph_load(c, req);
-	else if (!strcmp(cmd, "shutdown")) {
+	else if (!strcmp(cmd, "capture")) {
+		int fd = -1;
+		reply = sl_dp_capture_cmd(*c->rt, req, &fd);
+		if (fd >= 0) {
+			/* The stream's read end travels with the reply. */
+			json_object_set_new(reply, "fds", json_integer(1));
+			sl_lineconn_send_fd(c->cur, reply, fd);
+			json_decref(reply);
+			json_decref(req);
+			return;
+		}
+	} else if (!strcmp(cmd, "trace")) {
+		reply = sl_dp_trace_cmd(*c->rt, req, c->cur_serial);
+		if (!reply) {
+			json_decref(req);
+			return;
+		}
+	} else if (!strcmp(cmd, "shutdown")) {
 		c->ops.shutdown(c->ops.ctx);
 		reply = sl_proto_ok(id, NULL);
 	} else
@@ -282,7 +311,16 @@ static void accept_controller(struct sl_dp_ctl *c)
 		close(fd);
 		return;
 	}
+	c->serial[c->n_conns] = ++c->next_serial;
 	sl_lineconn_init(&c->conns[c->n_conns++], fd);
+}
+
+void sl_dp_ctl_reply(struct sl_dp_ctl *c, uint64_t serial, json_t *reply)
+{
+	for (unsigned i = 0; i < c->n_conns; i++)
+		if (c->serial[i] == serial)
+			sl_lineconn_send(&c->conns[i], reply);
+	json_decref(reply);
 }
 
 void sl_dp_ctl_poll(struct sl_dp_ctl *c, int timeout_ms)
@@ -294,8 +332,10 @@ void sl_dp_ctl_poll(struct sl_dp_ctl *c, int timeout_ms)
 		    c->conns[i].fd, POLLIN | (sl_lineconn_pending(&c->conns[i]) ? POLLOUT : 0), 0};
 	if (c->listen_fd >= 0)
 		p[n++] = (struct pollfd){c->listen_fd, POLLIN, 0};
-	if (poll(p, n, timeout_ms) <= 0)
+	if (poll(p, n, timeout_ms) <= 0) {
+		sl_dp_obs_tick(*c->rt, late_reply, c);
 		return;
+	}
 	for (unsigned i = 0; i < c->n_conns; i++) {
 		struct sl_lineconn *lc = &c->conns[i];
 		int dead = 0;
@@ -303,11 +343,13 @@ void sl_dp_ctl_poll(struct sl_dp_ctl *c, int timeout_ms)
 			dead |= sl_lineconn_flush(lc) < 0;
 		if (!dead && (p[i].revents & (POLLIN | POLLHUP | POLLERR))) {
 			c->cur = lc;
+			c->cur_serial = c->serial[i];
 			dead |= sl_lineconn_read(lc, on_line, c) < 0;
 		}
 		if (dead) {
 			/* The controller went away; the dataplane keeps forwarding. */
 			sl_lineconn_free(lc);
+			c->serial[i] = c->serial[c->n_conns - 1];
 			c->conns[i] = c->conns[--c->n_conns];
 			p[i] = p[c->n_conns];
 			i--;
@@ -315,4 +357,5 @@ void sl_dp_ctl_poll(struct sl_dp_ctl *c, int timeout_ms)
 	}
 	if (c->listen_fd >= 0 && (p[n - 1].revents & POLLIN))
 		accept_controller(c);
+	sl_dp_obs_tick(*c->rt, late_reply, c);
 }

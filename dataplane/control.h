@@ -30,11 +30,18 @@ struct sl_dp_ctl {
 	int listen_fd;
 	char path[108];
 	struct sl_lineconn conns[SL_DP_CTL_MAX_CONNS];
+	uint64_t serial[SL_DP_CTL_MAX_CONNS]; /* tells a connection from a later one */
 	unsigned n_conns;
+	uint64_t next_serial;
 	struct sl_runtime **rt; /* the current runtime (graph loads replace it) */
 	struct sl_dp_ops ops;
 	struct sl_lineconn *cur;
+	uint64_t cur_serial;
 };
+
+/* Send a reply that came later to the connection with this serial, if it
+ * is still there (consumes reply). */
+void sl_dp_ctl_reply(struct sl_dp_ctl *c, uint64_t serial, json_t *reply);
 
 /* inherited_fd: the socketpair end, or -1. listen_path: private socket to
  * accept controllers on, or NULL. */

@@ -1,22 +1,14 @@
 /* filter.c: the `filter` stage sends each packet to `match` or `miss` by a
- * tcpdump expression. libpcap compiles the expression to classic BPF for
- * Ethernet (so it means what it means to tcpdump, in-band VLAN tags
- * included), rte_bpf_convert turns that into eBPF over the mbuf, and the
- * rte_bpf JIT runs it. Converted programs read the packet with BPF_LD_ABS/
- * BPF_LD_IND, which go through rte_pktmbuf_read: bounded by pkt_len and safe
- * on chained mbufs; a load past the end rejects the packet, as in libpcap,
- * and `len` is pkt_len. */
-#include <ctype.h>
+ * tcpdump expression, compiled by pcap_filter.c (libpcap -> rte_bpf JIT). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <pcap/pcap.h>
 #include <rte_bpf.h>
 #include <rte_errno.h>
 #include <rte_malloc.h>
 
-#include "stages/ebpf_fix.h"
+#include "stages/pcap_filter.h"
 #include "stages/stage.h"
 
 enum { FILTER_MATCH, FILTER_MISS };
@@ -28,8 +20,7 @@ struct filter_conf {
 };
 
 struct filter_state {
-	struct rte_bpf *bpf;
-	uint64_t (*jit)(void *); /* NULL: the interpreter runs the program */
+	struct sl_pcap_filter f;
 };
 
 static const struct sl_param filter_params[] = {
@@ -40,199 +31,24 @@ static const struct sl_param filter_params[] = {
      .help = "tcpdump (pcap-filter) expression"},
 };
 
-/* libpcap's optimizer takes time that grows much faster than the program
- * (300 `host` terms: seconds; 1000: minutes), and the check hook runs in
- * sluiced for configs that clients send: so the expression is first
- * compiled unoptimized (linear) and refused above this many instructions,
- * which the optimizer handles in well under a second. */
-#define FILTER_UNOPT_MAX 6000
-/* What rte_bpf_convert takes (its BPF_MAXINSNS). */
-#define FILTER_INSNS_MAX 4096
-
-/* libpcap's code generator recurses once per operator: 64,000 `ip&&` (a
- * 256 KB config) overflow the stack of whoever compiles, sluiced included,
- * and 10,000 take seconds. Real expressions hold tens of operators; these
- * bounds, counted before libpcap sees the text, leave them far behind. */
-#define FILTER_OPS_MAX 1000
-#define FILTER_DEPTH_MAX 64
-#define FILTER_LEN_MAX 32768
-
-static int filter_too_complex(const char *expr, char *err, size_t len)
-{
-	unsigned ops = 0, depth = 0, max_depth = 0;
-	size_t n = strlen(expr);
-	if (n > FILTER_LEN_MAX) {
-		snprintf(err, len, "the expression is %zu bytes long (at most %u)", n,
-			 FILTER_LEN_MAX);
-		return -1;
-	}
-	for (size_t i = 0; i < n; i++) {
-		char c = expr[i];
-		if (isalpha((unsigned char)c) && (i == 0 || !isalnum((unsigned char)expr[i - 1]))) {
-			size_t w = i;
-			while (w < n && (isalnum((unsigned char)expr[w]) || expr[w] == '_'))
-				w++;
-			if ((w - i == 3 &&
-			     (!strncmp(expr + i, "and", 3) || !strncmp(expr + i, "not", 3))) ||
-			    (w - i == 2 && !strncmp(expr + i, "or", 2)))
-				ops++;
-			i = w - 1;
-		} else if (strchr("&|!+-*/%^<>", c)) {
-			ops++;
-		} else if (c == '(' || c == '[') {
-			if (++depth > max_depth)
-				max_depth = depth;
-		} else if ((c == ')' || c == ']') && depth) {
-			depth--;
-		}
-	}
-	if (ops > FILTER_OPS_MAX || max_depth > FILTER_DEPTH_MAX) {
-		snprintf(
-		    err, len,
-		    "the expression is too complex: %u operators and brackets %u deep (at most "
-		    "%u and %u)",
-		    ops, max_depth, FILTER_OPS_MAX, FILTER_DEPTH_MAX);
-		return -1;
-	}
-	return 0;
-}
-
-/* Compile expr as tcpdump -r would for an Ethernet capture. 65535 is the
- * snapshot length the program returns for a match (any non-zero value). */
-static int filter_compile(const char *expr, struct bpf_program *prog, char *err, size_t len)
-{
-	if (filter_too_complex(expr, err, len) < 0)
-		return -1;
-	pcap_t *p = pcap_open_dead(DLT_EN10MB, 65535);
-	if (!p) {
-		snprintf(err, len, "libpcap: cannot open a dead handle");
-		return -1;
-	}
-	if (pcap_compile(p, prog, expr, 0, PCAP_NETMASK_UNKNOWN) < 0)
-		goto refused;
-	unsigned n = prog->bf_len;
-	pcap_freecode(prog);
-	if (n > FILTER_UNOPT_MAX) {
-		snprintf(err, len,
-			 "the expression is too large: %u BPF instructions before optimization "
-			 "(at most %u)",
-			 n, FILTER_UNOPT_MAX);
-		goto fail;
-	}
-	if (pcap_compile(p, prog, expr, 1, PCAP_NETMASK_UNKNOWN) < 0)
-		goto refused;
-	if (prog->bf_len > FILTER_INSNS_MAX) {
-		snprintf(err, len,
-			 "the expression is too large: %u BPF instructions (rte_bpf takes at most "
-			 "%u)",
-			 prog->bf_len, FILTER_INSNS_MAX);
-		pcap_freecode(prog);
-		goto fail;
-	}
-	pcap_close(p);
-	return 0;
-refused:
-	snprintf(err, len, "%s", pcap_geterr(p));
-fail:
-	pcap_close(p);
-	return -1;
-}
-
-/* A packet load at an offset of 2^31 or more can never be inside a packet
- * (libpcap rejects the packet), but rte_bpf's JIT adds the offset as a
- * sign-extended immediate and would read before the packet's data. Such a
- * load (from an expression like `ether[0 - 20]`) becomes an absolute load
- * at 2^31 - 1, which fails as surely and ends the program with 0; being one
- * instruction for one, and no `ret`, it moves no jump and leaves no code
- * unreachable (which rte_bpf's verifier refuses). */
-static void filter_harden(struct bpf_program *prog)
-{
-	for (unsigned i = 0; i < prog->bf_len; i++) {
-		struct bpf_insn *in = &prog->bf_insns[i];
-		uint16_t c = in->code;
-		if (in->k < 0x80000000u)
-			continue;
-		if (BPF_CLASS(c) == BPF_LD && (BPF_MODE(c) == BPF_ABS || BPF_MODE(c) == BPF_IND)) {
-			in->code = (uint16_t)(BPF_LD | BPF_ABS | BPF_SIZE(c));
-			in->k = 0x7fffffff;
-		} else if (c == (BPF_LDX | BPF_MSH | BPF_B)) {
-			in->k = 0x7fffffff;
-		}
-	}
-}
-
-/* rte_bpf takes no loops, and libpcap compiles `protochain` to one (a
- * backward `ja`, its k wrapping round): refuse it with words, not with
- * rte_bpf_convert's bare EPERM at start. */
-static int filter_loops(const struct bpf_program *prog, char *err, size_t len)
-{
-	for (unsigned i = 0; i < prog->bf_len; i++) {
-		const struct bpf_insn *in = &prog->bf_insns[i];
-		if (in->code == (BPF_JMP | BPF_JA) && (uint64_t)i + 1 + in->k >= prog->bf_len) {
-			snprintf(err, len,
-				 "the expression compiles to a loop (protochain does), which "
-				 "rte_bpf cannot run");
-			return -1;
-		}
-	}
-	return 0;
-}
-
 static int filter_check(const void *conf, struct sl_check *chk)
 {
 	const struct filter_conf *c = conf;
-	struct bpf_program prog;
 
 	chk->param = "expr";
 	chk->item = -1;
-	if (filter_compile(c->expr, &prog, chk->msg, sizeof(chk->msg)) < 0)
-		return -1;
-	int rc = filter_loops(&prog, chk->msg, sizeof(chk->msg));
-	pcap_freecode(&prog);
-	return rc;
+	return sl_pcap_filter_check(c->expr, chk->msg, sizeof(chk->msg));
 }
 
 static int filter_init(struct sl_stage *st, const struct sl_stage_env *env, char *err, size_t len)
 {
 	const struct filter_conf *c = st->conf;
 	struct filter_state *s = st->state;
-	struct bpf_program prog;
 	RTE_SET_USED(env);
 
-	if (filter_compile(c->expr, &prog, err, len) < 0)
+	if (sl_pcap_filter_load(&s->f, c->expr, err, len) < 0)
 		return -1;
-	if (filter_loops(&prog, err, len) < 0) {
-		pcap_freecode(&prog);
-		return -1;
-	}
-	filter_harden(&prog);
-	struct rte_bpf_prm *prm = rte_bpf_convert(&prog);
-	pcap_freecode(&prog);
-	if (!prm) {
-		snprintf(err, len, "rte_bpf_convert: %s", rte_strerror(rte_errno));
-		return -1;
-	}
-	/* rte_bpf_convert's index register and the JIT's jset encoding are
-	 * worked round, and indexed loads guarded (see ebpf_fix.h). */
-	struct rte_bpf_prm fixed = *prm;
-	char why[256];
-	fixed.ins = sl_ebpf_fix(prm->ins, prm->nb_ins, SL_EBPF_FIX_CBPF_INDEX | SL_EBPF_FIX_JSET_R8,
-				&fixed.nb_ins, why, sizeof(why));
-	rte_free(prm);
-	if (!fixed.ins) {
-		snprintf(err, len, "the expression's program: %s", why);
-		return -1;
-	}
-	s->bpf = rte_bpf_load(&fixed);
-	free((void *)(uintptr_t)fixed.ins);
-	if (!s->bpf) {
-		snprintf(err, len, "rte_bpf_load: %s", rte_strerror(rte_errno));
-		return -1;
-	}
-	struct rte_bpf_jit jit = {0};
-	if (rte_bpf_get_jit(s->bpf, &jit) == 0 && jit.func)
-		s->jit = jit.func;
-	else
+	if (!s->f.jit)
 		fprintf(stderr,
 			"sluice-dp: warning: stage '%s': no eBPF JIT on this machine; "
 			"the filter runs in rte_bpf's interpreter (slower)\n",
@@ -243,11 +59,8 @@ static int filter_init(struct sl_stage *st, const struct sl_stage_env *env, char
 static void filter_fini(struct sl_stage *st)
 {
 	struct filter_state *s = st->state;
-	if (s && s->bpf) {
-		rte_bpf_destroy(s->bpf);
-		s->bpf = NULL;
-		s->jit = NULL;
-	}
+	if (s)
+		sl_pcap_filter_free(&s->f);
 }
 
 static void filter_process(struct sl_stage *st, struct rte_mbuf **pkts, uint16_t n)
@@ -255,7 +68,7 @@ static void filter_process(struct sl_stage *st, struct rte_mbuf **pkts, uint16_t
 	const struct filter_state *s = st->state;
 	uint16_t next[SL_BURST_MAX];
 
-	uint64_t (*jit)(void *) = s->jit;
+	uint64_t (*jit)(void *) = s->f.jit;
 	if (likely(jit != NULL)) {
 		/* The program reads the first line of each packet's data. */
 		for (uint16_t i = 0; i < RTE_MIN(n, (uint16_t)4); i++)
@@ -267,7 +80,7 @@ static void filter_process(struct sl_stage *st, struct rte_mbuf **pkts, uint16_t
 		}
 	} else {
 		uint64_t rc[SL_BURST_MAX];
-		rte_bpf_exec_burst(s->bpf, (void **)pkts, rc, n);
+		rte_bpf_exec_burst(s->f.bpf, (void **)pkts, rc, n);
 		for (uint16_t i = 0; i < n; i++)
 			next[i] = rc[i] ? FILTER_MATCH : FILTER_MISS;
 	}

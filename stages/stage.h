@@ -154,6 +154,13 @@ struct sl_stage {
 	struct sl_stage_counters *cnt;
 	uint16_t n_outputs;
 	uint16_t instance;
+	/* Observation (observe.h): which hooks a live capture or a packet
+	 * trace switched on here (SL_OBS_*), the port a capture of what leaves
+	 * watches and this instance's capture ring. 0 while nothing observes:
+	 * on the line the hot path reads anyway, the one test it costs. */
+	uint8_t obs;
+	uint8_t obs_port;
+	uint8_t obs_slot;
 	struct sl_output out[SL_STAGE_MAX_OUTPUTS];
 	/* Per-output staging arrays for split bursts, plus one for drops. A
 	 * stage instance runs on one core at a time and the graph is acyclic,
@@ -250,6 +257,15 @@ int sl_stage_output_index(const struct sl_stage_type *t, const char *name, unsig
 
 /* ---- the hot path ------------------------------------------------------ */
 
+/* Observation hooks (observe.c), called only when st->obs is set. */
+#define SL_OBS_IN 0x01	  /* live capture of what enters */
+#define SL_OBS_OUT 0x02	  /* live capture of what leaves by obs_port */
+#define SL_OBS_TRACE 0x04 /* packet trace */
+void sl_obs_in(struct sl_stage *st, struct rte_mbuf **pkts, uint16_t n);
+void sl_obs_out(struct sl_stage *st, uint16_t port, struct rte_mbuf **pkts, uint16_t n);
+void sl_obs_drop(struct sl_stage *st, uint16_t reason, struct rte_mbuf **pkts, uint16_t n);
+void sl_obs_split(struct sl_stage *st, struct rte_mbuf **pkts, const uint16_t *next, uint16_t n);
+
 /* Per-lcore cycle attribution: a stage's cycles exclude those of the stages
  * it calls directly, so per-stage cycles/packet add up to the cluster's.
  * Reading the TSC costs about as much as a cheap stage, so only one source
@@ -273,6 +289,8 @@ static inline void sl_stage_call(struct sl_stage *st, struct rte_mbuf **pkts, ui
 
 	c->calls++;
 	c->pkts_in += n;
+	if (unlikely(st->obs))
+		sl_obs_in(st, pkts, n);
 	if (likely(!clk->timed)) {
 		st->type->process(st, pkts, n);
 		return;
@@ -343,6 +361,8 @@ static inline void sl_forward(struct sl_stage *st, uint16_t port, struct rte_mbu
 {
 	if (likely(st->out[port].kind != SL_OUT_NONE))
 		st->cnt->out[port] += n;
+	if (unlikely(st->obs))
+		sl_obs_out(st, port, pkts, n);
 	sl_output_push(st, &st->out[port], pkts, n);
 }
 
@@ -350,6 +370,8 @@ static inline void sl_forward(struct sl_stage *st, uint16_t port, struct rte_mbu
 static inline void sl_drop(struct sl_stage *st, uint16_t reason, struct rte_mbuf **pkts, uint16_t n)
 {
 	st->cnt->drops[reason] += n;
+	if (unlikely(st->obs))
+		sl_obs_drop(st, reason, pkts, n);
 	rte_pktmbuf_free_bulk(pkts, n);
 }
 
@@ -375,6 +397,9 @@ static inline void sl_forward_split(struct sl_stage *st, struct rte_mbuf **pkts,
 
 	uint16_t cnt[SL_STAGE_MAX_OUTPUTS + 1] = {0};
 	struct rte_mbuf **drops = st->scratch + (size_t)st->n_outputs * SL_BURST_MAX;
+
+	if (unlikely(st->obs))
+		sl_obs_split(st, pkts, next, n);
 
 	for (i = 0; i < n; i++) {
 		uint16_t k = next[i];

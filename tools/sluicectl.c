@@ -2,16 +2,21 @@
  * --json for scripts, and exit codes scripts can rely on: 0 done, 1 refused
  * by sluiced (the message says why), 2 bad usage, 3 sluiced unreachable. */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
+#include <poll.h>
 #include <limits.h>
 #include <math.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include <jansson.h>
+
+#define MIN_SZ(a, b) ((a) < (b) ? (a) : (b))
 
 #include "config/read.h"
 #include "control/proto/protocol.h"
@@ -44,6 +49,19 @@ static void usage(FILE *f)
 		"                                 per-stage packets, drops by reason, calls,\n"
 		"                                 packets/call, cycles/packet and Mpps over each\n"
 		"                                 N-second interval; connector occupancy and peak\n"
+		"  capture POINT -w FILE|- [--filter EXPR] [--count N] [--duration S]\n"
+		"          [--snaplen N]          stream the packets at a graph point as pcapng\n"
+		"                                 into FILE (written as you) or stdout (-);\n"
+		"                                 POINT is STAGE (what enters it) or STAGE.PORT\n"
+		"                                 (what leaves by PORT); EXPR is tcpdump syntax;\n"
+		"                                 ends at N packets, after S seconds or on\n"
+		"                                 Ctrl-C; admins only\n"
+		"  trace [--count N] [--filter EXPR] [--timeout S]\n"
+		"                                 follow the next N (default 5, at most 1000)\n"
+		"                                 packets the ports receive that match EXPR\n"
+		"                                 through the graph, stage by stage, with the\n"
+		"                                 port taken or drop reason, cluster, core and\n"
+		"                                 time since arrival; admins only\n"
 		"  dataplane restart              restart the dataplane with the current graph\n"
 		"  shutdown                       stop the dataplane and sluiced\n"
 		"\n"
@@ -64,8 +82,16 @@ struct ctl {
 	int fd;
 };
 
+static json_t *call_fd(struct ctl *c, json_t *req, int *rc, int *out_fd);
+
 /* Send one request; on success return the result (caller decrefs). */
 static json_t *call(struct ctl *c, json_t *req, int *rc)
+{
+	return call_fd(c, req, rc, NULL);
+}
+
+/* The same; a reply that brings a descriptor puts it in *out_fd (else -1). */
+static json_t *call_fd(struct ctl *c, json_t *req, int *rc, int *out_fd)
 {
 	char err[256];
 	if (c->fd < 0) {
@@ -77,7 +103,8 @@ static json_t *call(struct ctl *c, json_t *req, int *rc)
 			return NULL;
 		}
 	}
-	json_t *r = sl_proto_call(c->fd, req, c->timeout_ms, err, sizeof(err));
+	json_t *r = out_fd ? sl_proto_call_fd(c->fd, req, c->timeout_ms, out_fd, err, sizeof(err))
+			   : sl_proto_call(c->fd, req, c->timeout_ms, err, sizeof(err));
 	json_decref(req);
 	if (!r) {
 		fprintf(stderr, "sluicectl: %s\n", err);
@@ -97,6 +124,10 @@ static json_t *call(struct ctl *c, json_t *req, int *rc)
 			json_string_value(json_object_get(e, "message")));
 		json_decref(r);
 		*rc = EXIT_REFUSED;
+		if (out_fd && *out_fd >= 0) {
+			close(*out_fd);
+			*out_fd = -1;
+		}
 		return NULL;
 	}
 	json_t *res = json_incref(json_object_get(r, "result"));
@@ -509,6 +540,299 @@ static int cmd_counters(struct ctl *c, int argc, char **argv)
 	return rc;
 }
 
+/* Watches the pcapng stream go by: counts the packet blocks and reads the
+ * interface statistics block the dataplane ends it with. */
+struct pcapng_watch {
+	uint8_t hdr[8];
+	unsigned have; /* bytes of hdr */
+	uint64_t left; /* bytes of the current block still to come */
+	uint32_t type;
+	uint8_t isb[256]; /* the statistics block's body */
+	unsigned isb_len;
+	uint64_t packets, ifrecv, ifdrop;
+	bool stats;
+};
+
+static void isb_parse(struct pcapng_watch *w)
+{
+	/* Interface id, timestamp (12 bytes), then options: code, length,
+	 * value padded to 4 (pcapng spec 4.6). */
+	for (unsigned o = 12; o + 4 <= w->isb_len;) {
+		uint16_t code, len;
+		memcpy(&code, w->isb + o, 2);
+		memcpy(&len, w->isb + o + 2, 2);
+		if (code == 0 || o + 4 + len > w->isb_len)
+			break;
+		if ((code == 4 || code == 5) && len == 8) {
+			uint64_t v;
+			memcpy(&v, w->isb + o + 4, 8);
+			*(code == 4 ? &w->ifrecv : &w->ifdrop) = v;
+			w->stats = true;
+		}
+		o += 4 + ((len + 3u) & ~3u);
+	}
+}
+
+static void pcapng_watch(struct pcapng_watch *w, const uint8_t *p, size_t n)
+{
+	while (n) {
+		if (w->left == 0) {
+			size_t take = MIN_SZ(8 - w->have, n);
+			memcpy(w->hdr + w->have, p, take);
+			w->have += (unsigned)take;
+			p += take;
+			n -= take;
+			if (w->have < 8)
+				return;
+			uint32_t len;
+			memcpy(&w->type, w->hdr, 4);
+			memcpy(&len, w->hdr + 4, 4);
+			w->have = 0;
+			w->left = len >= 12 ? len - 8 : 0;
+			w->isb_len = 0;
+			if (w->type == 6 || w->type == 3)
+				w->packets++;
+			continue;
+		}
+		size_t take = n < w->left ? n : (size_t)w->left;
+		if (w->type == 5 && w->isb_len < sizeof(w->isb)) {
+			size_t k = MIN_SZ(take, sizeof(w->isb) - w->isb_len);
+			memcpy(w->isb + w->isb_len, p, k);
+			w->isb_len += (unsigned)k;
+		}
+		w->left -= take;
+		p += take;
+		n -= take;
+		if (w->left == 0 && w->type == 5)
+			isb_parse(w);
+	}
+}
+
+static int parse_uint(const char *opt, const char *v, long long max, long long *out)
+{
+	char *end;
+	errno = 0;
+	long long x = strtoll(v, &end, 10);
+	if (errno || *end || end == v || x < 0 || x > max) {
+		fprintf(stderr, "sluicectl: %s takes a whole number from 0 to %lld, got '%s'\n",
+			opt, max, v);
+		return -1;
+	}
+	*out = x;
+	return 0;
+}
+
+static int cmd_capture(struct ctl *c, int argc, char **argv)
+{
+	const char *point = NULL, *out = NULL, *filter = NULL;
+	long long count = 0, duration = 0, snaplen = 0;
+	for (int i = 0; i < argc; i++) {
+		const char *a = argv[i];
+		bool has = i + 1 < argc;
+		if ((!strcmp(a, "-w") || !strcmp(a, "--write")) && has)
+			out = argv[++i];
+		else if (!strcmp(a, "--filter") && has)
+			filter = argv[++i];
+		else if (!strcmp(a, "--count") && has) {
+			if (parse_uint(a, argv[++i], 1000000000, &count) < 0)
+				return EXIT_USAGE;
+		} else if (!strcmp(a, "--duration") && has) {
+			if (parse_uint(a, argv[++i], 86400, &duration) < 0)
+				return EXIT_USAGE;
+		} else if (!strcmp(a, "--snaplen") && has) {
+			if (parse_uint(a, argv[++i], 65535, &snaplen) < 0 || snaplen == 0) {
+				fprintf(stderr, "sluicectl: --snaplen takes 1 to 65535\n");
+				return EXIT_USAGE;
+			}
+		} else if (a[0] != '-' && !point)
+			point = a;
+		else {
+			point = NULL;
+			break;
+		}
+	}
+	if (!point || !out) {
+		fprintf(stderr, "sluicectl: usage: capture POINT -w FILE|- [--filter EXPR] "
+				"[--count N] [--duration S] [--snaplen N]\n");
+		return EXIT_USAGE;
+	}
+	/* The file is ours to write, as the user who runs us: the daemon
+	 * only hands over the stream. */
+	int ofd = STDOUT_FILENO;
+	if (strcmp(out, "-")) {
+		ofd = open(out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		if (ofd < 0) {
+			fprintf(stderr, "sluicectl: cannot write '%s': %s\n", out, strerror(errno));
+			return EXIT_USAGE;
+		}
+	}
+	json_t *req = json_pack("{s:s, s:s}", "cmd", "capture", "point", point);
+	if (filter)
+		json_object_set_new(req, "filter", json_string(filter));
+	if (count)
+		json_object_set_new(req, "count", json_integer(count));
+	if (duration)
+		json_object_set_new(req, "duration", json_integer(duration));
+	if (snaplen)
+		json_object_set_new(req, "snaplen", json_integer(snaplen));
+	int rc, sfd = -1;
+	json_t *r = call_fd(c, req, &rc, &sfd);
+	if (!r || sfd < 0) {
+		if (r) {
+			fprintf(stderr, "sluicectl: the reply brought no capture stream\n");
+			rc = EXIT_REFUSED;
+		}
+		json_decref(r);
+		if (ofd != STDOUT_FILENO) {
+			close(ofd);
+			unlink(out);
+		}
+		return rc;
+	}
+	fprintf(stderr, "sluicectl: capturing at %s (%lld instance%s)%s\n", str(r, "point"),
+		num(r, "instances"), num(r, "instances") == 1 ? "" : "s",
+		ofd == STDOUT_FILENO ? "" : ", Ctrl-C to stop");
+	json_decref(r);
+	/* sluiced's connection is no longer needed: the stream carries on. */
+	close(c->fd);
+	c->fd = -1;
+	struct sigaction sa = {.sa_handler = on_sigint};
+	sigaction(SIGINT, &sa, NULL); /* no SA_RESTART: a read returns EINTR */
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	struct pcapng_watch w;
+	memset(&w, 0, sizeof(w));
+	static uint8_t buf[1 << 16];
+	const char *why = NULL;
+	while (!interrupted) {
+		ssize_t n = read(sfd, buf, sizeof(buf));
+		if (n == 0)
+			break;
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			why = strerror(errno);
+			break;
+		}
+		pcapng_watch(&w, buf, (size_t)n);
+		for (ssize_t o = 0; o < n;) {
+			ssize_t k = write(ofd, buf + o, (size_t)(n - o));
+			if (k < 0 && errno == EINTR)
+				continue;
+			if (k <= 0) {
+				why = errno == EPIPE ? NULL : strerror(errno);
+				interrupted = 1;
+				break;
+			}
+			o += k;
+		}
+	}
+	close(sfd); /* the dataplane sees its reader leave and ends the capture */
+	if (ofd != STDOUT_FILENO && close(ofd) != 0 && !why)
+		why = strerror(errno);
+	if (why) {
+		fprintf(stderr, "sluicectl: capture: %s\n", why);
+		return EXIT_REFUSED;
+	}
+	if (w.stats)
+		fprintf(stderr, "%llu packets captured, %llu dropped (capture ring full)\n",
+			(unsigned long long)w.packets, (unsigned long long)w.ifdrop);
+	else
+		fprintf(stderr,
+			"%llu packets captured (the capture was stopped before its "
+			"statistics came)\n",
+			(unsigned long long)w.packets);
+	return 0;
+}
+
+/* One line per stage visited: its enter event with what it did next. */
+static void print_trace(json_t *r)
+{
+	size_t i, k;
+	json_t *p, *e;
+	json_array_foreach(json_object_get(r, "packets"), i, p)
+	{
+		printf("Packet %lld: %lld bytes\n", num(p, "packet"), num(p, "len"));
+		json_t *evs = json_object_get(p, "events");
+		size_t n = json_array_size(evs);
+		for (k = 0; k < n; k++) {
+			e = json_array_get(evs, k);
+			char who[96], what[96] = "";
+			snprintf(who, sizeof(who), "%s[%lld]", str(e, "stage"), num(e, "instance"));
+			const char *ev = str(e, "event");
+			json_t *nx = k + 1 < n ? json_array_get(evs, k + 1) : NULL;
+			if (!strcmp(ev, "enter") && nx && strcmp(str(nx, "event"), "enter") &&
+			    !strcmp(str(nx, "stage"), str(e, "stage")) &&
+			    num(nx, "instance") == num(e, "instance")) {
+				k++;
+				ev = str(nx, "event");
+				if (!strcmp(ev, "out"))
+					snprintf(what, sizeof(what), "-> %s", str(nx, "port"));
+				else
+					snprintf(what, sizeof(what), "drop: %s", str(nx, "reason"));
+			} else if (!strcmp(ev, "out")) {
+				snprintf(what, sizeof(what), "-> %s", str(e, "port"));
+			} else if (!strcmp(ev, "drop")) {
+				snprintf(what, sizeof(what), "drop: %s", str(e, "reason"));
+			} else {
+				snprintf(what, sizeof(what), "%s here",
+					 !strcmp(str(p, "end"), "sent") ? "sent" : "ended");
+			}
+			printf("  %10lld ns  %-20s %-10s cluster %-12s core %-3lld %s\n",
+			       num(e, "ns"), who, str(e, "type"), str(e, "cluster"), num(e, "core"),
+			       what);
+		}
+		if (json_is_true(json_object_get(p, "truncated")))
+			printf("  (more events than a trace keeps per packet)\n");
+		printf("\n");
+	}
+	printf("%lld of %lld packets traced%s\n", num(r, "traced"), num(r, "requested"),
+	       json_is_true(json_object_get(r, "timed_out")) ? " (timed out)" : "");
+}
+
+static int cmd_trace(struct ctl *c, int argc, char **argv)
+{
+	long long count = 5, timeout = 10;
+	const char *filter = NULL;
+	for (int i = 0; i < argc; i++) {
+		bool has = i + 1 < argc;
+		if (!strcmp(argv[i], "--count") && has) {
+			if (parse_uint("--count", argv[++i], 1000, &count) < 0 || count == 0) {
+				fprintf(stderr, "sluicectl: --count takes 1 to 1000\n");
+				return EXIT_USAGE;
+			}
+		} else if (!strcmp(argv[i], "--timeout") && has) {
+			if (parse_uint("--timeout", argv[++i], 300, &timeout) < 0 || timeout == 0) {
+				fprintf(stderr, "sluicectl: --timeout takes 1 to 300 seconds\n");
+				return EXIT_USAGE;
+			}
+		} else if (!strcmp(argv[i], "--filter") && has) {
+			filter = argv[++i];
+		} else {
+			fprintf(stderr, "sluicectl: usage: trace [--count N] [--filter EXPR] "
+					"[--timeout S] [--json]\n");
+			return EXIT_USAGE;
+		}
+	}
+	json_t *req = json_pack("{s:s, s:I, s:I}", "cmd", "trace", "count", (json_int_t)count,
+				"timeout", (json_int_t)timeout);
+	if (filter)
+		json_object_set_new(req, "filter", json_string(filter));
+	/* The answer comes when the packets are through, or at the timeout. */
+	if (c->timeout_ms < (timeout + 10) * 1000)
+		c->timeout_ms = (int)(timeout + 10) * 1000;
+	int rc;
+	json_t *r = call(c, req, &rc);
+	if (!r)
+		return rc;
+	if (c->json)
+		print_json(r);
+	else
+		print_trace(r);
+	json_decref(r);
+	return 0;
+}
+
 static int cmd_simple(struct ctl *c, const char *cmd, const char *done)
 {
 	int rc;
@@ -580,6 +904,10 @@ int main(int argc, char **argv)
 		rc = cmd_map(&c, argc - 1, argv + 1);
 	else if (!strcmp(cmd, "counters"))
 		rc = cmd_counters(&c, argc - 1, argv + 1);
+	else if (!strcmp(cmd, "capture"))
+		rc = cmd_capture(&c, argc - 1, argv + 1);
+	else if (!strcmp(cmd, "trace"))
+		rc = cmd_trace(&c, argc - 1, argv + 1);
 	else if (!strcmp(cmd, "dataplane") && argc == 2 && !strcmp(argv[1], "restart"))
 		rc = cmd_simple(&c, "dataplane_restart", "restarting the dataplane");
 	else if (!strcmp(cmd, "shutdown") && argc == 1)

@@ -17,16 +17,66 @@ void sl_lineconn_init(struct sl_lineconn *c, int fd)
 {
 	memset(c, 0, sizeof(*c));
 	c->fd = fd;
+	c->out_fd = -1;
 }
 
 void sl_lineconn_free(struct sl_lineconn *c)
 {
 	if (c->fd >= 0)
 		close(c->fd);
+	for (unsigned i = 0; i < c->n_in_fds; i++)
+		close(c->in_fds[i]);
+	if (c->out_fd >= 0)
+		close(c->out_fd);
 	free(c->in);
 	free(c->out);
 	memset(c, 0, sizeof(*c));
 	c->fd = -1;
+	c->out_fd = -1;
+}
+
+/* recv() that keeps descriptors when the connection accepts them: queued
+ * up to SL_LINECONN_MAX_FDS, the rest closed; a truncated control message
+ * has had its extra descriptors closed by the kernel. */
+static ssize_t recv_fds(struct sl_lineconn *c, char *buf, size_t len)
+{
+	if (!c->accept_fds)
+		return recv(c->fd, buf, len, MSG_DONTWAIT);
+	union {
+		struct cmsghdr h;
+		char b[CMSG_SPACE(sizeof(int) * SL_LINECONN_MAX_FDS)];
+	} ctl;
+	struct iovec iov = {buf, len};
+	struct msghdr mh = {.msg_iov = &iov,
+			    .msg_iovlen = 1,
+			    .msg_control = ctl.b,
+			    .msg_controllen = sizeof(ctl.b)};
+	ssize_t n = recvmsg(c->fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+	if (n < 0)
+		return n;
+	for (struct cmsghdr *h = CMSG_FIRSTHDR(&mh); h; h = CMSG_NXTHDR(&mh, h)) {
+		if (h->cmsg_level != SOL_SOCKET || h->cmsg_type != SCM_RIGHTS)
+			continue;
+		size_t k = (h->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (size_t i = 0; i < k; i++) {
+			int fd;
+			memcpy(&fd, CMSG_DATA(h) + i * sizeof(int), sizeof(int));
+			if (c->n_in_fds < SL_LINECONN_MAX_FDS)
+				c->in_fds[c->n_in_fds++] = fd;
+			else
+				close(fd);
+		}
+	}
+	return n;
+}
+
+int sl_lineconn_take_fd(struct sl_lineconn *c)
+{
+	if (c->n_in_fds == 0)
+		return -1;
+	int fd = c->in_fds[0];
+	memmove(c->in_fds, c->in_fds + 1, --c->n_in_fds * sizeof(int));
+	return fd;
 }
 
 int sl_lineconn_read(struct sl_lineconn *c, void (*on_line)(void *ctx, char *line, size_t len),
@@ -34,7 +84,7 @@ int sl_lineconn_read(struct sl_lineconn *c, void (*on_line)(void *ctx, char *lin
 {
 	char buf[16384];
 	for (;;) {
-		ssize_t n = recv(c->fd, buf, sizeof(buf), MSG_DONTWAIT);
+		ssize_t n = recv_fds(c, buf, sizeof(buf));
 		if (n == 0)
 			return -1;
 		if (n < 0) {
@@ -103,8 +153,35 @@ int sl_lineconn_read(struct sl_lineconn *c, void (*on_line)(void *ctx, char *lin
 int sl_lineconn_flush(struct sl_lineconn *c)
 {
 	while (c->out_off < c->out_len) {
-		ssize_t n = send(c->fd, c->out + c->out_off, c->out_len - c->out_off,
+		ssize_t n;
+		if (c->out_fd >= 0 && c->out_off == c->out_fd_at) {
+			union {
+				struct cmsghdr h;
+				char b[CMSG_SPACE(sizeof(int))];
+			} ctl;
+			memset(&ctl, 0, sizeof(ctl));
+			struct iovec iov = {c->out + c->out_off, c->out_len - c->out_off};
+			struct msghdr mh = {.msg_iov = &iov,
+					    .msg_iovlen = 1,
+					    .msg_control = ctl.b,
+					    .msg_controllen = sizeof(ctl.b)};
+			struct cmsghdr *h = CMSG_FIRSTHDR(&mh);
+			h->cmsg_level = SOL_SOCKET;
+			h->cmsg_type = SCM_RIGHTS;
+			h->cmsg_len = CMSG_LEN(sizeof(int));
+			memcpy(CMSG_DATA(h), &c->out_fd, sizeof(int));
+			n = sendmsg(c->fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
+			if (n > 0) {
+				close(c->out_fd);
+				c->out_fd = -1;
+			}
+		} else {
+			/* Bytes before a waiting descriptor go alone, so that
+			 * it travels with its own message's first byte. */
+			size_t end = c->out_fd >= 0 ? c->out_fd_at : c->out_len;
+			n = send(c->fd, c->out + c->out_off, end - c->out_off,
 				 MSG_DONTWAIT | MSG_NOSIGNAL);
+		}
 		if (n < 0) {
 			if (errno == EAGAIN || errno == EWOULDBLOCK)
 				return 0;
@@ -116,6 +193,19 @@ int sl_lineconn_flush(struct sl_lineconn *c)
 	}
 	c->out_off = c->out_len = 0;
 	return 0;
+}
+
+int sl_lineconn_send_fd(struct sl_lineconn *c, json_t *msg, int fd)
+{
+	if (c->out_fd >= 0) {
+		close(fd);
+		return -1;
+	}
+	if (c->out_off > 0 && c->out_off == c->out_len)
+		c->out_off = c->out_len = 0;
+	c->out_fd = fd;
+	c->out_fd_at = c->out_len;
+	return sl_lineconn_send(c, msg);
 }
 
 int sl_lineconn_send(struct sl_lineconn *c, json_t *msg)
@@ -312,11 +402,19 @@ static void call_on_line(void *ctx, char *line, size_t len)
 
 json_t *sl_proto_call(int fd, json_t *req, int timeout_ms, char *err, size_t len)
 {
+	return sl_proto_call_fd(fd, req, timeout_ms, NULL, err, len);
+}
+
+json_t *sl_proto_call_fd(int fd, json_t *req, int timeout_ms, int *out_fd, char *err, size_t len)
+{
 	struct sl_lineconn c;
 	struct call_ctx cc = {NULL, err, len};
 	long long deadline = now_ms() + timeout_ms;
 
 	sl_lineconn_init(&c, fd);
+	c.accept_fds = out_fd != NULL;
+	if (out_fd)
+		*out_fd = -1;
 	err[0] = '\0';
 	if (sl_lineconn_send(&c, req) < 0) {
 		/* The server may have refused us at accept and closed: its
@@ -350,6 +448,10 @@ json_t *sl_proto_call(int fd, json_t *req, int timeout_ms, char *err, size_t len
 			snprintf(err, len, "connection closed");
 	}
 out:
+	/* The descriptor came with the reply's first byte: the reply is
+	 * complete, so it is here if the reply announces one. */
+	if (out_fd && cc.reply && json_integer_value(json_object_get(cc.reply, "fds")) == 1)
+		*out_fd = sl_lineconn_take_fd(&c);
 	c.fd = -1; /* the caller owns fd */
 	sl_lineconn_free(&c);
 	return cc.reply;
