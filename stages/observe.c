@@ -53,6 +53,11 @@ static void capture_burst(struct sl_stage *st, struct rte_mbuf **pkts, uint16_t 
 	if (c->count && done >= c->count)
 		return;
 	struct cap_slot *sl = &c->slots[st->obs_slot];
+	struct rte_ring *ring = c->w.rings[st->obs_slot];
+	/* This instance is the ring's only producer, so its room can only
+	 * grow from here: a copy that cannot fit costs a count, not a clone
+	 * and a free. */
+	unsigned room = rte_ring_free_count(ring);
 	struct sl_cap_item items[SL_BURST_MAX];
 	uint64_t tsc = rte_rdtsc();
 	uint16_t k = 0;
@@ -64,6 +69,10 @@ static void capture_burst(struct sl_stage *st, struct rte_mbuf **pkts, uint16_t 
 		if (c->count && done + k >= c->count)
 			break;
 		sl->matched++;
+		if (k >= room) {
+			sl->dropped++;
+			continue;
+		}
 		struct rte_mbuf *m = rte_pktmbuf_clone(pkts[i], c->w.clone_pool);
 		if (unlikely(!m)) {
 			sl->dropped++;
@@ -74,8 +83,7 @@ static void capture_burst(struct sl_stage *st, struct rte_mbuf **pkts, uint16_t 
 	}
 	if (!k)
 		return;
-	unsigned sent = rte_ring_sp_enqueue_burst_elem(c->w.rings[st->obs_slot], items,
-						       sizeof(items[0]), k, NULL);
+	unsigned sent = rte_ring_sp_enqueue_burst_elem(ring, items, sizeof(items[0]), k, NULL);
 	if (unlikely(sent < k)) {
 		sl->dropped += k - sent;
 		for (unsigned j = sent; j < k; j++)

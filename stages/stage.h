@@ -289,15 +289,19 @@ static inline void sl_stage_call(struct sl_stage *st, struct rte_mbuf **pkts, ui
 
 	c->calls++;
 	c->pkts_in += n;
-	if (unlikely(st->obs))
-		sl_obs_in(st, pkts, n);
 	if (likely(!clk->timed)) {
+		if (unlikely(st->obs))
+			sl_obs_in(st, pkts, n);
 		st->type->process(st, pkts, n);
 		return;
 	}
 	uint64_t saved = clk->child;
 	uint64_t t0 = rte_rdtsc();
 	clk->child = 0;
+	/* Inside the timed span: a capture of what enters a stage is that
+	 * stage's cost, not its caller's. */
+	if (unlikely(st->obs))
+		sl_obs_in(st, pkts, n);
 	st->type->process(st, pkts, n);
 	uint64_t incl = rte_rdtsc() - t0;
 	c->cycles += incl - clk->child;
