@@ -70,6 +70,7 @@ static void usage(FILE *f)
 		"                             control: bind it to loopback or a management\n"
 		"                             network. Metrics: control/METRICS.md\n"
 		"  -h, --help                 this text\n"
+		"      --version              print the sluice and DPDK versions and exit\n"
 		"\n"
 		"Exit status: 0 after a shutdown command or SIGTERM/SIGINT (which stop the\n"
 		"dataplane too), 1 on a config or start-up error.\n");
@@ -130,6 +131,7 @@ int main(int argc, char **argv)
 	    {"client-timeout", required_argument, NULL, 'T'},
 	    {"metrics", required_argument, NULL, 'M'},
 	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},
 	    {NULL, 0, NULL, 0},
 	};
 	const char *config = NULL;
@@ -187,6 +189,9 @@ int main(int argc, char **argv)
 			break;
 		case 'h':
 			usage(stdout);
+			return 0;
+		case 'V':
+			printf("sluiced %s (DPDK %s)\n", SLUICE_VERSION, SL_DPDK_VERSION);
 			return 0;
 		default:
 			usage(stderr);
