@@ -62,14 +62,15 @@ static void usage(FILE *f)
 		"  -p, --pidfile PATH         pid file, in the runtime directory (default\n"
 		"                             DIR/sluiced.pid); locked while sluiced runs\n"
 		"      --syslog               log to syslog instead of stderr\n"
-		"      --dataplane-binary P   the sluice-dp to run (default: next to sluiced, or\n"
-		"                             $SLUICE_DP)\n"
+		"      --dataplane-binary P   the sluice-dp to run (default: $SLUICE_DP, else\n"
+		"                             the one beside sluiced, else ../dataplane/)\n"
 		"      --metrics HOST:PORT    serve GET /metrics (Prometheus text format) there,\n"
 		"                             from the stats segment alone; HOST is a numeric\n"
 		"                             address: 127.0.0.1:9469, [::1]:9469. No access\n"
 		"                             control: bind it to loopback or a management\n"
 		"                             network. Metrics: control/METRICS.md\n"
 		"  -h, --help                 this text\n"
+		"      --version              print the sluice and DPDK versions and exit\n"
 		"\n"
 		"Exit status: 0 after a shutdown command or SIGTERM/SIGINT (which stop the\n"
 		"dataplane too), 1 on a config or start-up error.\n");
@@ -87,10 +88,12 @@ static char *default_dp_binary(void)
 	self[n] = '\0';
 	char *dir = dirname(self);
 	char cand[PATH_MAX + 32];
-	snprintf(cand, sizeof(cand), "%s/../dataplane/sluice-dp", dir); /* build tree */
+	/* Installed, the dataplane sits beside sluiced; in the build tree, in
+	 * the dataplane's own directory. */
+	snprintf(cand, sizeof(cand), "%s/sluice-dp", dir);
 	if (access(cand, X_OK) == 0)
 		return strdup(cand);
-	snprintf(cand, sizeof(cand), "%s/sluice-dp", dir); /* installed */
+	snprintf(cand, sizeof(cand), "%s/../dataplane/sluice-dp", dir);
 	return strdup(cand);
 }
 
@@ -130,6 +133,7 @@ int main(int argc, char **argv)
 	    {"client-timeout", required_argument, NULL, 'T'},
 	    {"metrics", required_argument, NULL, 'M'},
 	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},
 	    {NULL, 0, NULL, 0},
 	};
 	const char *config = NULL;
@@ -187,6 +191,9 @@ int main(int argc, char **argv)
 			break;
 		case 'h':
 			usage(stdout);
+			return 0;
+		case 'V':
+			printf("sluiced %s (DPDK %s)\n", SLUICE_VERSION, SL_DPDK_VERSION);
 			return 0;
 		default:
 			usage(stderr);

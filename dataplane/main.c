@@ -25,6 +25,7 @@
 #include <rte_lcore.h>
 #include <rte_malloc.h>
 #include <rte_mbuf.h>
+#include <rte_version.h>
 #include <urcu/urcu-qsbr.h>
 
 #include "config/config.h"
@@ -84,6 +85,7 @@ static void usage(FILE *f)
 	       "      --control-socket P   also accept a controller on Unix socket P (mode 0600;\n"
 	       "                           how a restarted sluiced --attach finds the dataplane)\n"
 	       "  -h, --help               this text\n"
+	       "      --version            print the sluice and DPDK versions and exit\n"
 	       "\n"
 	       "On exit the dataplane stops its sources, drains every connector ring into\n"
 	       "the graph's outputs, and prints per-stage, per-connector and per-port\n"
@@ -134,7 +136,8 @@ static int parse_options(int argc, char **argv, struct options *o)
 		O_CNAME,
 		O_FDIR,
 		O_UNTRUSTED,
-		O_UNTRUSTED_LOADS
+		O_UNTRUSTED_LOADS,
+		O_VERSION
 	};
 	static const struct option longopts[] = {
 	    {"config", required_argument, NULL, 'c'},
@@ -155,6 +158,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 	    {"control-fd", required_argument, NULL, O_CFD},
 	    {"control-socket", required_argument, NULL, O_CSOCK},
 	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, O_VERSION},
 	    {NULL, 0, NULL, 0},
 	};
 	int c;
@@ -228,6 +232,10 @@ static int parse_options(int argc, char **argv, struct options *o)
 			break;
 		case 'h':
 			usage(stdout);
+			exit(0);
+		case O_VERSION:
+			/* rte_version(): the DPDK this binary runs on, not the headers. */
+			printf("sluice-dp %s (%s)\n", SL_VERSION, rte_version());
 			exit(0);
 		default:
 			usage(stderr);

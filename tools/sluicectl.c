@@ -71,6 +71,7 @@ static void usage(FILE *f)
 		"  -j, --json          print sluiced's JSON result instead of a table\n"
 		"  -t, --timeout S     give up waiting for a reply after S seconds (default 30)\n"
 		"  -h, --help          this text\n"
+		"      --version       print the sluice and DPDK versions and exit\n"
 		"\n"
 		"exit status: 0 done, 1 refused by sluiced, 2 bad usage, 3 sluiced unreachable\n");
 }
@@ -850,11 +851,9 @@ static int cmd_simple(struct ctl *c, const char *cmd, const char *done)
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-	    {"socket", required_argument, NULL, 's'},
-	    {"json", no_argument, NULL, 'j'},
-	    {"timeout", required_argument, NULL, 't'},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
+	    {"socket", required_argument, NULL, 's'},  {"json", no_argument, NULL, 'j'},
+	    {"timeout", required_argument, NULL, 't'}, {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},       {NULL, 0, NULL, 0},
 	};
 	struct ctl c = {.socket = getenv("SLUICE_SOCKET"), .timeout_ms = 30000, .fd = -1};
 	int o;
@@ -874,6 +873,9 @@ int main(int argc, char **argv)
 			break;
 		case 'h':
 			usage(stdout);
+			return 0;
+		case 'V':
+			printf("sluicectl %s (DPDK %s)\n", SL_VERSION, SL_DPDK_VERSION);
 			return 0;
 		default:
 			usage(stderr);
