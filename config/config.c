@@ -1372,15 +1372,16 @@ static int load_file_dirs(struct loader *L, const struct sl_ynode *x)
 
 static int load_dataplane(struct loader *L, const struct sl_ynode *n)
 {
-	static const char *const keys[] = {"name",	"cores",     "burst",
-					   "ring_size", "mbufs",     "tx_retries",
-					   "ring_full", "file_dirs", NULL};
+	static const char *const keys[] = {"name",	  "cores",	 "burst",     "ring_size",
+					   "mbufs",	  "tx_retries",	 "ring_full", "file_dirs",
+					   "watchdog_ms", "test_faults", NULL};
 	struct sl_conf_dataplane *dp = &L->c->dp;
 	const struct sl_ynode *x;
 
 	dp->burst = 32;
 	dp->ring_size = 1024;
 	dp->tx_retries = 16;
+	dp->watchdog_ms = 500;
 	if (!n) {
 		dp->name = strdup("sluice");
 	} else {
@@ -1437,6 +1438,19 @@ static int load_dataplane(struct loader *L, const struct sl_ynode *n)
 		    parse_uint(L, x, "tx_retries", 0, 100000, &dp->tx_retries) < 0)
 			return -1;
 		if ((x = sl_yaml_get(n, "file_dirs")) && load_file_dirs(L, x) < 0)
+			return -1;
+		if ((x = sl_yaml_get(n, "watchdog_ms"))) {
+			if (parse_uint(L, x, "watchdog_ms", 0, 60000, &dp->watchdog_ms) < 0)
+				return -1;
+			/* Below this a busy machine's scheduling gaps
+			 * would look like hangs. */
+			if (dp->watchdog_ms && dp->watchdog_ms < 100)
+				return sl_errf(L->err, &x->loc,
+					       "'watchdog_ms' is %llu: 0 (off) or at least 100",
+					       (unsigned long long)dp->watchdog_ms);
+		}
+		if ((x = sl_yaml_get(n, "test_faults")) &&
+		    parse_bool(L, x, "test_faults", &dp->test_faults) < 0)
 			return -1;
 		if ((x = sl_yaml_get(n, "cores"))) {
 			if (x->kind != SL_Y_SEQ || x->n == 0)
@@ -1690,6 +1704,21 @@ int sl_config_resolve_auto(struct sl_config *c, struct sl_err *err)
 	return sl_config_resolve_auto_at(c, "/sys", err);
 }
 
+/* The `fault` stage crashes or hangs its dataplane on purpose: only a
+ * config that says it is a test may have one. */
+static int check_faults(struct loader *L)
+{
+	const struct sl_config *c = L->c;
+	for (unsigned i = 0; i < c->n_stages && !c->dp.test_faults; i++)
+		if (!strcmp(c->stages[i].type->name, "fault"))
+			return sl_errf(L->err, &c->stages[i].loc,
+				       "stage '%s' is a fault injector (it crashes or hangs the "
+				       "dataplane on purpose): set 'dataplane: { test_faults: "
+				       "true }' to allow it",
+				       c->stages[i].name);
+	return 0;
+}
+
 int sl_config_load(const char *path, struct sl_config **out, struct sl_err *err)
 {
 	char *buf;
@@ -1743,7 +1772,8 @@ int sl_config_load_buffer(const char *buf, size_t len, const char *path,
 	if (load_ports(&L, ports) < 0 || load_graph(&L, graph) < 0 ||
 	    load_clusters(&L, clusters) < 0 || check_cluster_cycles(&L) < 0 ||
 	    load_dataplane(&L, sl_yaml_get(root, "dataplane")) < 0 ||
-	    load_mapping(&L, sl_yaml_get(root, "mapping")) < 0 || assign_queues(&L) < 0)
+	    load_mapping(&L, sl_yaml_get(root, "mapping")) < 0 || assign_queues(&L) < 0 ||
+	    check_faults(&L) < 0)
 		goto out;
 	rc = 0;
 out:

@@ -101,6 +101,10 @@ struct sl_conf_dataplane {
 	bool rx_seqn;	  /* derived: a stage reads port_rx's sequence numbers */
 	char **file_dirs; /* where vdev file arguments may point (socket loads) */
 	unsigned n_file_dirs;
+	/* sluiced kills and restarts a dataplane whose workers or management
+	 * thread make no progress this long; 0: never. */
+	uint64_t watchdog_ms;
+	bool test_faults; /* the `fault` stage may be used */
 	struct sl_loc loc;
 };
 

@@ -119,7 +119,16 @@ struct sl_daemon {
 	double backoff_s;
 	unsigned restarts;
 	unsigned fast_crashes; /* consecutive deaths soon after start */
-	char last_exit[128];
+	char last_exit[256];
+	/* The watchdog (supervisor.c): the last heartbeats seen, per cluster
+	 * and of the management thread, and since when (monotonic s). */
+	unsigned wd_n; /* clusters baselined; 0: baseline on the next tick */
+	uint64_t *wd_beats;
+	double *wd_since;
+	uint64_t wd_mgmt;
+	double wd_mgmt_since;
+	double wd_checked; /* when it last looked: at most every 100 ms */
+	char wd_reason[192]; /* why it killed the dataplane, until the exit */
 	bool restart_requested;
 	bool shutdown_requested;
 	int shutdown_client;

@@ -361,6 +361,8 @@ out:
 	json_decref(d.folded);
 	json_decref(d.baseline);
 	free(d.mapping);
+	free(d.wd_beats);
+	free(d.wd_since);
 	free(d.config_text);
 	free(d.config_name);
 	for (unsigned i = 0; i < d.n_file_dirs; i++)

@@ -144,6 +144,22 @@ static json_t *live_snapshot(struct sl_daemon *d, char *err, size_t len)
 				   d->phase == SL_SUP_RUNNING ? NULL : why, err, len);
 }
 
+struct sl_stats_hdr *sl_view_raw_snapshot(struct sl_daemon *d, char *err, size_t len)
+{
+	for (int attempt = 0; attempt < 3; attempt++) {
+		if (ensure_open(d, err, len) < 0)
+			return NULL;
+		struct sl_stats_hdr *s = sl_stats_snapshot(d->stats, err, len);
+		if (s)
+			return s;
+		if (!d->stats->retired)
+			return NULL;
+		sl_stats_close(d->stats);
+		d->stats = NULL;
+	}
+	return NULL;
+}
+
 void sl_view_add_totals(json_t *view, json_t *folded)
 {
 	if (folded)

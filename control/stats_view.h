@@ -20,6 +20,9 @@ void sl_view_fold_dead(struct sl_daemon *d);
  * result is its JSON snapshot, or NULL with err. */
 json_t *sl_view_snapshot_of(const struct sl_stats_hdr **stats, const char *name, long pid,
 			    const char *no_open, char *err, size_t len);
+/* A validated copy of the live segment (free() it), following a graph
+ * load's new one; NULL with err while there is none. */
+struct sl_stats_hdr *sl_view_raw_snapshot(struct sl_daemon *d, char *err, size_t len);
 /* view += folded (the totals of dead dataplanes), for the entries view has:
  * how sluiced's totals stay monotonic across restarts. */
 void sl_view_add_totals(json_t *view, json_t *folded);

@@ -516,6 +516,14 @@ static void describe_exit(struct sl_daemon *d)
 	else
 		snprintf(d->last_exit, sizeof(d->last_exit), "exited with status %d",
 			 WEXITSTATUS(status));
+	if (d->wd_reason[0]) {
+		/* Our own SIGKILL: say why, not just how. */
+		char how[64];
+		snprintf(how, sizeof(how), "%.60s", d->last_exit);
+		snprintf(d->last_exit, sizeof(d->last_exit),
+			 "hung: %.150s; killed by the watchdog (%s)", d->wd_reason, how);
+		d->wd_reason[0] = '\0';
+	}
 }
 
 void sl_sup_pidfd_event(struct sl_daemon *d)
@@ -579,8 +587,100 @@ void sl_sup_pidfd_event(struct sl_daemon *d)
 		d->phase = SL_SUP_DOWN;
 }
 
+/* Forget the heartbeats seen: the next tick takes a new baseline. */
+static void watchdog_reset(struct sl_daemon *d)
+{
+	d->wd_n = 0;
+}
+
+static void watchdog_fire(struct sl_daemon *d, const char *why)
+{
+	snprintf(d->wd_reason, sizeof(d->wd_reason), "%s", why);
+	sl_log(LOG_ERR, "watchdog: dataplane pid %d: %s; killing it", (int)d->dp_pid, why);
+	if (pidfd_signal(d, SIGKILL) < 0)
+		sl_log(LOG_ERR, "watchdog: cannot signal dataplane %d: %s", (int)d->dp_pid,
+		       strerror(errno));
+	watchdog_reset(d);
+}
+
+/* A dataplane whose worker stops beating, or whose management thread stops
+ * updating the segment, for dataplane.watchdog_ms is hung: kill it, and the
+ * exit path restarts it as after any crash. Nothing is judged while a
+ * command is with the dataplane (a graph load parks the workers and keeps
+ * the management thread busy), nor before it runs. */
+static void watchdog(struct sl_daemon *d)
+{
+	uint64_t ms = d->cfg ? d->cfg->dp.watchdog_ms : 0;
+	bool busy = false;
+	/* A trace's reply waits for packets, not for the workers. */
+	for (unsigned i = 0; i < SL_MAX_PENDING; i++)
+		busy |= d->pending[i].used && strcmp(d->pending[i].cmd, "trace");
+	if (!ms || d->phase != SL_SUP_RUNNING || !d->dp_connected || busy || d->wd_reason[0]) {
+		watchdog_reset(d);
+		return;
+	}
+	/* sl_sup_tick runs after every batch of events; a copy of the
+	 * segment ten times a second is plenty. */
+	if (sl_now() - d->wd_checked < 0.1)
+		return;
+	d->wd_checked = sl_now();
+	char err[128];
+	struct sl_stats_hdr *s = sl_view_raw_snapshot(d, err, sizeof(err));
+	if (!s) {
+		watchdog_reset(d);
+		return;
+	}
+	double now = sl_now(), limit = (double)ms / 1e3;
+	const struct sl_stats_cluster *cl = sl_stats_clusters(s);
+	if (s->state != SL_DP_RUNNING || s->pid != d->dp_pid) {
+		watchdog_reset(d);
+	} else if (d->wd_n != s->n_clusters || !d->wd_beats) {
+		free(d->wd_beats);
+		free(d->wd_since);
+		unsigned n = s->n_clusters;
+		d->wd_beats = calloc(n + 1, sizeof(*d->wd_beats));
+		d->wd_since = calloc(n + 1, sizeof(*d->wd_since));
+		if (d->wd_beats && d->wd_since) {
+			for (unsigned i = 0; i < n; i++) {
+				d->wd_beats[i] = cl[i].beats;
+				d->wd_since[i] = now;
+			}
+			d->wd_mgmt = s->heartbeat_ns;
+			d->wd_mgmt_since = now;
+			d->wd_n = n;
+		}
+	} else {
+		char why[192] = "";
+		for (unsigned i = 0; i < d->wd_n && !why[0]; i++) {
+			if (cl[i].beats != d->wd_beats[i]) {
+				d->wd_beats[i] = cl[i].beats;
+				d->wd_since[i] = now;
+			} else if (now - d->wd_since[i] > limit) {
+				snprintf(why, sizeof(why),
+					 "cluster '%.64s' on core %d made no progress for %.0f ms "
+					 "(watchdog_ms %llu)",
+					 cl[i].name, (int)cl[i].core, 1e3 * (now - d->wd_since[i]),
+					 (unsigned long long)ms);
+			}
+		}
+		if (s->heartbeat_ns != d->wd_mgmt) {
+			d->wd_mgmt = s->heartbeat_ns;
+			d->wd_mgmt_since = now;
+		} else if (!why[0] && now - d->wd_mgmt_since > limit) {
+			snprintf(why, sizeof(why),
+				 "the management thread made no progress for %.0f ms (watchdog_ms "
+				 "%llu)",
+				 1e3 * (now - d->wd_mgmt_since), (unsigned long long)ms);
+		}
+		if (why[0])
+			watchdog_fire(d, why);
+	}
+	free(s);
+}
+
 void sl_sup_tick(struct sl_daemon *d)
 {
+	watchdog(d);
 	if (d->phase == SL_SUP_BACKOFF && sl_now() >= d->backoff_until && spawn(d) < 0)
 		d->phase = SL_SUP_DOWN;
 	/* A dataplane that stays up long enough is healthy again. */

@@ -525,6 +525,7 @@ static int build_clusters_sources(struct sl_runtime *rt, struct conn_key *keys, 
 		}
 		cl->backpressure = !cfg->dp.ring_drop;
 		cl->stalls = &sl_stats_clusters(rt->stats)[c].stalls;
+		cl->beats = &sl_stats_clusters(rt->stats)[c].beats;
 		for (unsigned k = 0; k < rt->n_conns; k++)
 			cl->n_outs += keys[k].from_cluster == (int)c;
 		cl->outs = rte_zmalloc_socket("sl_outs", (cl->n_outs + 1u) * sizeof(*cl->outs),

@@ -40,6 +40,7 @@ struct sl_cluster {
 	uint16_t n_outs;
 	struct sl_connector **outs;
 	uint64_t *stalls; /* in the stats segment, written by the running core */
+	uint64_t *beats;  /* likewise: the watchdog's heartbeat */
 	/* Stages with a tick (they hold packets), called every few turns. */
 	uint16_t n_ticks;
 	struct sl_stage **ticks;

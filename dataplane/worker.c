@@ -137,6 +137,8 @@ int sl_worker_main(void *arg)
 		 * state keeps a store off every other loop turn. */
 		if (++turns % QS_EVERY_TURNS == 0) {
 			lc->turns++;
+			for (unsigned c = 0; w && c < w->n; c++)
+				(*w->c[c]->beats)++;
 			urcu_qsbr_quiescent_state();
 		}
 	}

@@ -16,7 +16,7 @@
 #include "stages/stage.h"
 
 #define SL_STATS_MAGIC 0x31534c5453554c53ULL /* "SLUSTLS1" */
-#define SL_STATS_VERSION 3
+#define SL_STATS_VERSION 4
 
 enum sl_dp_state { SL_DP_STARTING, SL_DP_RUNNING, SL_DP_DRAINING, SL_DP_STOPPED };
 
@@ -86,6 +86,10 @@ struct sl_stats_cluster {
 	/* Written by the core running the cluster: polls skipped because a
 	 * ring it feeds had no room for a burst. */
 	uint64_t stalls __attribute__((aligned(64)));
+	/* Written by the core running the cluster, every few loop turns,
+	 * stalled or not: sluiced's watchdog takes a count that stops moving
+	 * for dataplane.watchdog_ms as a hung core. */
+	uint64_t beats;
 } __attribute__((aligned(64)));
 
 #define SL_STATS_AT(hdr, off, type) ((type *)((char *)(hdr) + (off)))

@@ -53,6 +53,8 @@ static const struct zoo_conf {
      "{type: topk, key: 5tuple, k: 4, size_ms: 1, epsilon: 0.01, emit: "
      "'json:@DIR@/zoo-topk.jsonl'}",
      0},
+    /* Its fault point out of reach: the zoo checks what it forwards. */
+    {"fault", "{type: fault, kind: abort, after: 1000000000000000}", 0},
 };
 
 #define ZOO_MAX 64
