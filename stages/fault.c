@@ -85,8 +85,12 @@ static __attribute__((noinline, noreturn)) void fault_fire(enum fault_kind k)
 {
 	if (k == FAULT_ABORT)
 		abort();
-	if (k == FAULT_SEGV)
-		*(volatile int *)(uintptr_t)16 = 1;
+	if (k == FAULT_SEGV) {
+		/* Through a volatile, so the compiler neither sees nor
+		 * warns about the constant address. */
+		volatile uintptr_t bad = 16;
+		*(volatile int *)bad = 1;
+	}
 	/* hang, and segv should the write not fault: spin where no quiescent
 	 * state, heartbeat or stop flag is ever seen again. */
 	for (;;)
