@@ -153,3 +153,22 @@ YAML
 two_cluster_config() {
 	sed "s/name: two-cluster/name: $PREFIX/" "$SLUICE_SRC/config/examples/two-cluster.yaml"
 }
+
+# memif_sender PCAP SOCKET ID NAME: a standalone pipeline, named NAME, that
+# replays PCAP into memif interface ID (as the client) on core 0, retrying a
+# full ring rather than dropping.
+memif_sender() {
+	cat <<YAML
+ports:
+  in:  { driver: dpdk, devargs: "net_pcap0,rx_pcap=$1" }
+  mif: { driver: dpdk, devargs: "net_memif0,role=client,socket=$2,socket-abstract=no,id=$3" }
+graph:
+  stages:
+    rx: { type: port_rx, port: in }
+    tx: { type: port_tx, port: mif }
+  connectors: [ "rx -> tx" ]
+clusters: { s: [rx, tx] }
+mapping: { s: { core: 0 } }
+dataplane: { name: $4, cores: [0], tx_retries: 100000 }
+YAML
+}

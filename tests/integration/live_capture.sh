@@ -32,19 +32,7 @@ YAML
 # the background. Senders stay until the end: DPDK 22.11's memif PMD can
 # fault in an RX burst that races a peer's disconnect.
 sender() {
-	cat > "$TMP/s$2.yaml" <<YAML
-ports:
-  in:  { driver: dpdk, devargs: "net_pcap0,rx_pcap=$1" }
-  mif: { driver: dpdk, devargs: "net_memif0,role=client,socket=$sock,socket-abstract=no,id=$2" }
-graph:
-  stages:
-    rx: { type: port_rx, port: in }
-    tx: { type: port_tx, port: mif }
-  connectors: [ "rx -> tx" ]
-clusters: { s: [rx, tx] }
-mapping: { s: { core: 0 } }
-dataplane: { name: ${PREFIX}s$2, cores: [0], tx_retries: 100000 }
-YAML
+	memif_sender "$1" "$sock" "$2" "${PREFIX}s$2" > "$TMP/s$2.yaml"
 	"$DP" -c "$TMP/s$2.yaml" --duration 200 > "$TMP/sender$2.log" 2>&1 &
 	SENDERS="$SENDERS $!"
 }

@@ -52,19 +52,7 @@ with open(sys.argv[1], "wb") as f:
     for i, p in enumerate(pkts):
         f.write(struct.pack("<IIII", 1, i, len(p), len(p)) + p)
 PY
-cat > "$TMP/s.yaml" <<YAML
-ports:
-  in:  { driver: dpdk, devargs: "net_pcap0,rx_pcap=$TMP/in.pcap" }
-  mif: { driver: dpdk, devargs: "net_memif0,role=client,socket=$sock,socket-abstract=no,id=0" }
-graph:
-  stages:
-    rx: { type: port_rx, port: in }
-    tx: { type: port_tx, port: mif }
-  connectors: [ "rx -> tx" ]
-clusters: { s: [rx, tx] }
-mapping: { s: { core: 0 } }
-dataplane: { name: ${PREFIX}s, cores: [0], tx_retries: 100000 }
-YAML
+memif_sender "$TMP/in.pcap" "$sock" 0 "${PREFIX}s" > "$TMP/s.yaml"
 start_sluiced -c "$TMP/c.yaml"
 
 set +e

@@ -19,19 +19,7 @@ clusters: { b: [rx, tx] }
 mapping: { b: { core: 1 } }
 dataplane: { name: ${PREFIX}b, cores: [1] }
 YAML
-cat > "$TMP/a.yaml" <<YAML
-ports:
-  in:  { driver: dpdk, devargs: "net_pcap0,rx_pcap=$TMP/in.pcap" }
-  mif: { driver: dpdk, devargs: "net_memif0,role=client,socket=$sock,socket-abstract=no,id=0" }
-graph:
-  stages:
-    rx: { type: port_rx, port: in }
-    tx: { type: port_tx, port: mif }
-  connectors: [ "rx -> tx" ]
-clusters: { a: [rx, tx] }
-mapping: { a: { core: 0 } }
-dataplane: { name: ${PREFIX}a, cores: [0], tx_retries: 100000 }
-YAML
+memif_sender "$TMP/in.pcap" "$sock" 0 "${PREFIX}a" > "$TMP/a.yaml"
 run_dp -c "$TMP/b.yaml" --idle-exit 4 --stats-json "$TMP/b.json" > "$TMP/b.log" 2>&1 &
 b=$!
 for _ in $(seq 50); do [ -S "$sock" ] && break; sleep 0.1; done
