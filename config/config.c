@@ -7,6 +7,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +19,7 @@
 #include "config/cpus.h"
 #include "config/devargs.h"
 #include "config/yaml_tree.h"
+#include "stages/plugin.h"
 
 /* ---- small helpers ------------------------------------------------------ */
 
@@ -1374,7 +1376,7 @@ static int load_dataplane(struct loader *L, const struct sl_ynode *n)
 {
 	static const char *const keys[] = {"name",	  "cores",	 "burst",     "ring_size",
 					   "mbufs",	  "tx_retries",	 "ring_full", "file_dirs",
-					   "watchdog_ms", "test_faults", NULL};
+					   "watchdog_ms", "test_faults", "plugins",  NULL};
 	struct sl_conf_dataplane *dp = &L->c->dp;
 	const struct sl_ynode *x;
 
@@ -1475,6 +1477,48 @@ static int load_dataplane(struct loader *L, const struct sl_ynode *n)
 	if (!dp->cores_given) {
 		dp->cores = calloc(SL_MAX_CPUS, sizeof(unsigned));
 		dp->n_cores = sl_cpu_default_pool(dp->cores, SL_MAX_CPUS);
+	}
+	return 0;
+}
+
+/* dataplane.plugins, read before the graph so that its stage types are
+ * known there. A client's config may only name plugins the policy lists. */
+static int load_plugins(struct loader *L, const struct sl_ynode *dpn)
+{
+	const struct sl_ynode *n = dpn && dpn->kind == SL_Y_MAP ? sl_yaml_get(dpn, "plugins") : NULL;
+	struct sl_conf_dataplane *dp = &L->c->dp;
+	if (!n)
+		return 0;
+	if (n->kind != SL_Y_SEQ)
+		return sl_errf(L->err, &n->loc, "'plugins' must be a sequence of paths");
+	if (n->n > SL_PLUGIN_MAX)
+		return sl_errf(L->err, &n->loc, "'plugins' lists %zu plugins, at most %u", n->n,
+			       SL_PLUGIN_MAX);
+	dp->plugins = calloc(n->n ? n->n : 1, sizeof(char *));
+	if (!dp->plugins)
+		return sl_errf(L->err, &n->loc, "out of memory");
+	for (size_t i = 0; i < n->n; i++) {
+		const struct sl_ynode *x = n->items[i];
+		char real[PATH_MAX], why[PATH_MAX + 256];
+		if (x->kind != SL_Y_SCALAR || !x->str[0])
+			return sl_errf(L->err, &x->loc, "a plugin must be a path");
+		if (sl_plugin_check_path(x->str, real, why, sizeof(why)) < 0)
+			return sl_errf(L->err, &x->loc, "plugin refused: %s", why);
+		if (L->policy && L->policy->untrusted) {
+			bool named = false;
+			for (unsigned j = 0; j < L->policy->n_plugins && !named; j++)
+				named = !strcmp(L->policy->plugins[j], real);
+			if (!named)
+				return sl_errf(L->err, &x->loc,
+					       "plugin '%s' is not among those of the config sluiced "
+					       "was started with: plugins are named at start (add it "
+					       "to that config's dataplane.plugins and restart "
+					       "sluiced)",
+					       x->str);
+		}
+		if (sl_plugin_load(real, why, sizeof(why)) < 0)
+			return sl_errf(L->err, &x->loc, "%s", why);
+		dp->plugins[dp->n_plugins++] = strdup(real);
 	}
 	return 0;
 }
@@ -1597,6 +1641,9 @@ void sl_config_free(struct sl_config *c)
 	for (unsigned i = 0; i < c->dp.n_file_dirs; i++)
 		free(c->dp.file_dirs[i]);
 	free(c->dp.file_dirs);
+	for (unsigned i = 0; i < c->dp.n_plugins; i++)
+		free(c->dp.plugins[i]);
+	free(c->dp.plugins);
 	free(c->file);
 	free(c);
 }
@@ -1769,7 +1816,8 @@ int sl_config_load_buffer(const char *buf, size_t len, const char *path,
 		sl_errf(err, &root->loc, "config has no 'clusters' section");
 		goto out;
 	}
-	if (load_ports(&L, ports) < 0 || load_graph(&L, graph) < 0 ||
+	if (load_ports(&L, ports) < 0 || load_plugins(&L, sl_yaml_get(root, "dataplane")) < 0 ||
+	    load_graph(&L, graph) < 0 ||
 	    load_clusters(&L, clusters) < 0 || check_cluster_cycles(&L) < 0 ||
 	    load_dataplane(&L, sl_yaml_get(root, "dataplane")) < 0 ||
 	    load_mapping(&L, sl_yaml_get(root, "mapping")) < 0 || assign_queues(&L) < 0 ||

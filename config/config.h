@@ -15,12 +15,17 @@
 /* Who a config came from. A config from the control socket is untrusted:
  * every file a vdev argument names (rx_pcap, tx_pcap, path, ...) must lie in
  * one of file_dirs (the operator's list from the config sluiced was started
- * with), and its own dataplane.file_dirs may only narrow that list. A config
- * named on a command line by root is trusted. */
+ * with), and its own dataplane.file_dirs may only narrow that list. The
+ * plugins it names must be among plugins (resolved paths: those of the
+ * config sluiced was started with), so that a client never has root load a
+ * shared object the operator did not name. A config named on a command line
+ * by root is trusted. */
 struct sl_config_policy {
 	bool untrusted;
 	char *const *file_dirs;
 	unsigned n_file_dirs;
+	char *const *plugins;
+	unsigned n_plugins;
 };
 
 struct sl_conf_port {
@@ -105,6 +110,10 @@ struct sl_conf_dataplane {
 	 * thread make no progress this long; 0: never. */
 	uint64_t watchdog_ms;
 	bool test_faults; /* the `fault` stage may be used */
+	/* Stage plugins (stages/plugin.h), resolved paths, loaded before the
+	 * graph was read. */
+	char **plugins;
+	unsigned n_plugins;
 	struct sl_loc loc;
 };
 

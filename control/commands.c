@@ -104,7 +104,8 @@ static struct sl_config *load_for_request(struct sl_daemon *d, json_t *req, cons
 					*text_len, SL_CONFIG_MAX_BYTES);
 		return NULL;
 	}
-	const struct sl_config_policy policy = {true, d->file_dirs, d->n_file_dirs};
+	const struct sl_config_policy policy = {true, d->file_dirs, d->n_file_dirs, d->plugins,
+						d->n_plugins};
 	struct sl_config *c = NULL;
 	struct sl_err err;
 	if (sl_config_load_buffer(*text, *text_len, *name, &policy, &c, &err) < 0) {

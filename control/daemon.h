@@ -103,6 +103,10 @@ struct sl_daemon {
 	 * bound on files an untrusted graph load may name. */
 	char **file_dirs;
 	unsigned n_file_dirs;
+	/* dataplane.plugins of that config (resolved paths): the only
+	 * plugins a graph load may name, passed to the dataplane as --plugin. */
+	char **plugins;
+	unsigned n_plugins;
 	int *mapping; /* core per cluster of cfg */
 
 	/* the dataplane */

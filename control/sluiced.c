@@ -229,6 +229,9 @@ int main(int argc, char **argv)
 	d.file_dirs = calloc(d.cfg->dp.n_file_dirs + 1, sizeof(char *));
 	for (unsigned i = 0; d.file_dirs && i < d.cfg->dp.n_file_dirs; i++)
 		d.file_dirs[d.n_file_dirs++] = strdup(d.cfg->dp.file_dirs[i]);
+	d.plugins = calloc(d.cfg->dp.n_plugins + 1, sizeof(char *));
+	for (unsigned i = 0; d.plugins && i < d.cfg->dp.n_plugins; i++)
+		d.plugins[d.n_plugins++] = strdup(d.cfg->dp.plugins[i]);
 	if (!d.dp_binary)
 		d.dp_binary = default_dp_binary();
 
@@ -368,5 +371,8 @@ out:
 	for (unsigned i = 0; i < d.n_file_dirs; i++)
 		free(d.file_dirs[i]);
 	free(d.file_dirs);
+	for (unsigned i = 0; i < d.n_plugins; i++)
+		free(d.plugins[i]);
+	free(d.plugins);
 	return rc;
 }

@@ -27,6 +27,7 @@
 #include "control/server.h"
 #include "control/stats_view.h"
 #include "control/supervisor.h"
+#include "stages/plugin.h"
 
 #define EV_DP 0xffff0002u
 #define EV_PIDFD 0xffff0003u
@@ -203,7 +204,7 @@ static int spawn(struct sl_daemon *d)
 		 * every start and load (its --file-dir: the startup config's
 		 * file_dirs): a file swapped after sluiced checked it is never
 		 * opened through a link. */
-		char *argv[16 + 2 * 64];
+		char *argv[16 + 2 * 64 + 2 * SL_PLUGIN_MAX];
 		int n = 0;
 		argv[n++] = "sluice-dp";
 		argv[n++] = "--config";
@@ -220,6 +221,10 @@ static int spawn(struct sl_daemon *d)
 		for (unsigned i = 0; i < d->n_file_dirs && i < 64; i++) {
 			argv[n++] = "--file-dir";
 			argv[n++] = d->file_dirs[i];
+		}
+		for (unsigned i = 0; i < d->n_plugins && i < SL_PLUGIN_MAX; i++) {
+			argv[n++] = "--plugin";
+			argv[n++] = d->plugins[i];
 		}
 		argv[n] = NULL;
 		execv(d->dp_binary, argv);
@@ -435,7 +440,8 @@ static void on_dp_line(void *ctx, char *line, size_t len)
 	} else if (!strcmp(p->cmd, "graph_load") && ok) {
 		struct sl_config *c = NULL;
 		struct sl_err ce;
-		const struct sl_config_policy policy = {true, d->file_dirs, d->n_file_dirs};
+		const struct sl_config_policy policy = {true, d->file_dirs, d->n_file_dirs,
+							d->plugins, d->n_plugins};
 		if (p->text && p->name &&
 		    sl_config_load_buffer(p->text, p->text_len, p->name, &policy, &c, &ce) == 0) {
 			sl_sup_set_config(d, p->text, p->text_len, p->name, c, true);

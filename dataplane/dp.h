@@ -7,6 +7,7 @@
 #include <jansson.h>
 
 #include "config/config.h"
+#include "stages/plugin.h"
 #include "dataplane/runtime.h"
 
 #define SL_DP_MAX_FILE_DIRS 64
@@ -21,6 +22,7 @@ struct sl_dp {
 	bool untrusted_loads;
 	struct sl_config_policy policy;
 	char *file_dirs[SL_DP_MAX_FILE_DIRS];
+	char *plugins[SL_PLUGIN_MAX]; /* --plugin: what a client's config may name */
 	/* The running config's exact text: hello hands it to an attaching
 	 * sluiced, which keeps it as the last good config. */
 	char *cfg_text;

@@ -59,6 +59,9 @@ static void usage(FILE *f)
 	       "  -c, --config FILE        pipeline config (YAML; a regular file)\n"
 	       "      --file-dir DIR       (repeatable) where the file arguments of virtual\n"
 	       "                           devices in untrusted configs may lie\n"
+	       "      --plugin PATH        (repeatable) a stage plugin untrusted configs may\n"
+	       "                           name in dataplane.plugins (sluiced passes those of\n"
+	       "                           its startup config)\n"
 	       "      --untrusted          FILE came from a client: check its file arguments\n"
 	       "                           against --file-dir and open them without\n"
 	       "                           following links (sluiced sets this)\n"
@@ -135,6 +138,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 		O_CSOCK,
 		O_CNAME,
 		O_FDIR,
+		O_PLUGIN,
 		O_UNTRUSTED,
 		O_UNTRUSTED_LOADS,
 		O_VERSION
@@ -143,6 +147,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 	    {"config", required_argument, NULL, 'c'},
 	    {"config-name", required_argument, NULL, O_CNAME},
 	    {"file-dir", required_argument, NULL, O_FDIR},
+	    {"plugin", required_argument, NULL, O_PLUGIN},
 	    {"untrusted", no_argument, NULL, O_UNTRUSTED},
 	    {"untrusted-loads", no_argument, NULL, O_UNTRUSTED_LOADS},
 	    {"check", no_argument, NULL, O_CHECK},
@@ -180,6 +185,21 @@ static int parse_options(int argc, char **argv, struct options *o)
 			}
 			dp.file_dirs[dp.policy.n_file_dirs++] = optarg;
 			break;
+		case O_PLUGIN: {
+			/* Resolved as the config loader resolves the paths it
+			 * compares with these. */
+			char real[PATH_MAX], why[PATH_MAX + 256];
+			if (dp.policy.n_plugins >= SL_PLUGIN_MAX) {
+				fprintf(stderr, "sluice-dp: --plugin: at most %d\n", SL_PLUGIN_MAX);
+				return -1;
+			}
+			if (sl_plugin_check_path(optarg, real, why, sizeof(why)) < 0) {
+				fprintf(stderr, "sluice-dp: --plugin: %s\n", why);
+				return -1;
+			}
+			dp.plugins[dp.policy.n_plugins++] = strdup(real);
+			break;
+		}
 		case O_UNTRUSTED:
 			o->untrusted = true;
 			break;
@@ -739,7 +759,8 @@ int main(int argc, char **argv)
 	if (o.read_stats)
 		return read_stats_main(&o);
 
-	dp.policy = (struct sl_config_policy){true, dp.file_dirs, dp.policy.n_file_dirs};
+	dp.policy = (struct sl_config_policy){true, dp.file_dirs, dp.policy.n_file_dirs,
+					      dp.plugins, dp.policy.n_plugins};
 	dp.untrusted_loads = o.untrusted_loads;
 	if (sl_config_read_file(o.config, &dp.cfg_text, &dp.cfg_text_len, &cerr) < 0 ||
 	    sl_config_load_buffer(dp.cfg_text, dp.cfg_text_len,

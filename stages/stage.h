@@ -244,11 +244,30 @@ void sl_stage_type_register(struct sl_stage_type *t);
 const struct sl_stage_type *sl_stage_type_find(const char *name);
 const struct sl_stage_type *sl_stage_type_first(void);
 
+/* The stage ABI: the layout of struct sl_stage, sl_stage_type,
+ * sl_stage_env and sl_stage_counters and the inline helpers below, as a
+ * plugin compiled against this header sees them. Bump it with any change to
+ * those; a plugin built for another value is refused when it loads. */
+#ifndef SL_STAGE_ABI
+#define SL_STAGE_ABI 1
+#endif
+
+#ifdef SL_PLUGIN
+/* In a plugin (built with -DSL_PLUGIN, see stages/plugin.h) the constructor
+ * only offers the type: the loader checks the ABI before it registers it. */
+void sl_plugin_offer(struct sl_stage_type *t, uint32_t abi);
+#define SL_STAGE_REGISTER(t)                                                                       \
+	RTE_INIT(sl_stage_register_##t)                                                            \
+	{                                                                                          \
+		sl_plugin_offer(&t, SL_STAGE_ABI);                                                 \
+	}
+#else
 #define SL_STAGE_REGISTER(t)                                                                       \
 	RTE_INIT(sl_stage_register_##t)                                                            \
 	{                                                                                          \
 		sl_stage_type_register(&t);                                                        \
 	}
+#endif
 
 /* Name of output port i of an instance (dynamic ones are numbered). */
 const char *sl_stage_output_name(const struct sl_stage_type *t, unsigned i, char *buf, size_t len);
