@@ -27,7 +27,8 @@ UNIT="$P/lib/systemd/system/sluiced.service"
 COMPL=$(find "$P" -path '*/bash-completion/completions/sluicectl' -type f)
 [ -n "$COMPL" ] || fail "no bash completion for sluicectl under $P"
 for f in "$SBIN/sluice-dp" "$SBIN/sluiced" "$BIN/sluicectl" "$UNIT" \
-	"$MAN/man8/sluice-dp.8" "$MAN/man8/sluiced.8" "$MAN/man8/sluicectl.8" "$MAN/man5/sluice.yaml.5"; do
+	"$MAN/man8/sluice-dp.8" "$MAN/man8/sluiced.8" "$MAN/man8/sluicectl.8" "$MAN/man5/sluice.yaml.5" \
+	"$P/$(intro libdir)/sluice/plugins/size_split.so"; do
 	[ -s "$f" ] || fail "not installed: ${f#"$ROOT"} (man pages need scdoc: tools/setup installs it)"
 done
 for b in "$SBIN/sluice-dp" "$SBIN/sluiced" "$BIN/sluicectl"; do
