@@ -164,21 +164,9 @@ ref="$TMP/in.pcap"
 # ASan slows it): the input is what arrived, which tx wrote to out.pcap;
 # when nothing was lost that is in.pcap itself.
 python3 - "$ref" "$TMP/f.pcapng" <<'PY' || fail "captured frames differ from the first 1000 UDP frames of $ref"
-import subprocess, sys
-def frames(path, flt=None):
-    cmd = ["tcpdump", "-r", path, "-t", "-n", "-xx"] + ([flt] if flt else [])
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
-    pkts, cur = [], None
-    for line in out.splitlines():
-        if line.startswith("\t0x"):
-            cur.append("".join(line.split(":", 1)[1].split()))
-        else:
-            if cur is not None:
-                pkts.append("".join(cur))
-            cur = []
-    if cur is not None:
-        pkts.append("".join(cur))
-    return pkts
+import os, sys
+sys.path.insert(0, os.environ["SLUICE_SRC"] + "/tests/integration")
+from pcapcheck import frames
 want = frames(sys.argv[1], "udp")[:1000]
 got = frames(sys.argv[2])
 assert len(want) == 1000, len(want)

@@ -29,10 +29,11 @@ def conv(path):
     return flows
 
 
-def frames(path):
-    """Each frame's bytes as hex, in file order, read by tcpdump."""
-    out = subprocess.run(["tcpdump", "-r", path, "-t", "-n", "-xx"], check=True,
-                         capture_output=True, text=True).stdout
+def frames(path, flt=None):
+    """Each frame's bytes as hex, in file order, read by tcpdump (only those
+    that match the tcpdump expression flt, when given)."""
+    cmd = ["tcpdump", "-r", path, "-t", "-n", "-xx"] + ([flt] if flt else [])
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
     pkts, cur = [], None
     for line in out.splitlines():
         if line.startswith("\t0x"):
