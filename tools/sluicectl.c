@@ -609,14 +609,15 @@ static void pcapng_watch(struct pcapng_watch *w, const uint8_t *p, size_t n)
 	}
 }
 
-static int parse_uint(const char *opt, const char *v, long long max, long long *out)
+static int parse_uint(const char *opt, const char *v, long long min, long long max,
+		      long long *out)
 {
 	char *end;
 	errno = 0;
 	long long x = strtoll(v, &end, 10);
-	if (errno || *end || end == v || x < 0 || x > max) {
-		fprintf(stderr, "sluicectl: %s takes a whole number from 0 to %lld, got '%s'\n",
-			opt, max, v);
+	if (errno || *end || end == v || x < min || x > max) {
+		fprintf(stderr, "sluicectl: %s takes a whole number from %lld to %lld, got '%s'\n",
+			opt, min, max, v);
 		return -1;
 	}
 	*out = x;
@@ -635,16 +636,14 @@ static int cmd_capture(struct ctl *c, int argc, char **argv)
 		else if (!strcmp(a, "--filter") && has)
 			filter = argv[++i];
 		else if (!strcmp(a, "--count") && has) {
-			if (parse_uint(a, argv[++i], 1000000000, &count) < 0)
+			if (parse_uint(a, argv[++i], 0, 1000000000, &count) < 0)
 				return EXIT_USAGE;
 		} else if (!strcmp(a, "--duration") && has) {
-			if (parse_uint(a, argv[++i], 86400, &duration) < 0)
+			if (parse_uint(a, argv[++i], 0, 86400, &duration) < 0)
 				return EXIT_USAGE;
 		} else if (!strcmp(a, "--snaplen") && has) {
-			if (parse_uint(a, argv[++i], 65535, &snaplen) < 0 || snaplen == 0) {
-				fprintf(stderr, "sluicectl: --snaplen takes 1 to 65535\n");
+			if (parse_uint(a, argv[++i], 1, 65535, &snaplen) < 0)
 				return EXIT_USAGE;
-			}
 		} else if (a[0] != '-' && !point)
 			point = a;
 		else {
@@ -798,15 +797,11 @@ static int cmd_trace(struct ctl *c, int argc, char **argv)
 	for (int i = 0; i < argc; i++) {
 		bool has = i + 1 < argc;
 		if (!strcmp(argv[i], "--count") && has) {
-			if (parse_uint("--count", argv[++i], 1000, &count) < 0 || count == 0) {
-				fprintf(stderr, "sluicectl: --count takes 1 to 1000\n");
+			if (parse_uint("--count", argv[++i], 1, 1000, &count) < 0)
 				return EXIT_USAGE;
-			}
 		} else if (!strcmp(argv[i], "--timeout") && has) {
-			if (parse_uint("--timeout", argv[++i], 300, &timeout) < 0 || timeout == 0) {
-				fprintf(stderr, "sluicectl: --timeout takes 1 to 300 seconds\n");
+			if (parse_uint("--timeout", argv[++i], 1, 300, &timeout) < 0)
 				return EXIT_USAGE;
-			}
 		} else if (!strcmp(argv[i], "--filter") && has) {
 			filter = argv[++i];
 		} else {

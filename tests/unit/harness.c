@@ -3,6 +3,8 @@
  * runs with a plain file opener, and each output feeds a keeping sink. */
 #include "tests/unit/harness.h"
 
+#include <dirent.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +18,22 @@
 
 struct rte_mempool *sl_h_pool;
 
+/* EAL makes a runtime directory (its sockets) even with --no-shconf and
+ * leaves it behind: one per test run would pile up under /var/run/dpdk. */
+static char eal_rundir[PATH_MAX];
+
+static void remove_eal_rundir(void)
+{
+	DIR *d = opendir(eal_rundir);
+	if (!d)
+		return;
+	for (struct dirent *e; (e = readdir(d));)
+		if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+			unlinkat(dirfd(d), e->d_name, 0);
+	closedir(d);
+	rmdir(eal_rundir);
+}
+
 void sl_h_eal(const char *prefix, unsigned n_mbufs)
 {
 	char fp[64];
@@ -28,6 +46,8 @@ void sl_h_eal(const char *prefix, unsigned n_mbufs)
 		fprintf(stderr, "harness: EAL init failed\n");
 		exit(1);
 	}
+	snprintf(eal_rundir, sizeof(eal_rundir), "%s", rte_eal_get_runtime_dir());
+	atexit(remove_eal_rundir);
 	sl_h_pool = rte_pktmbuf_pool_create("harness", n_mbufs, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
 					    SOCKET_ID_ANY);
 	if (!sl_h_pool) {
