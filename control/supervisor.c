@@ -707,11 +707,26 @@ struct sl_pending *sl_sup_forward(struct sl_daemon *d, unsigned idx, json_t *req
 					sl_phase_name(d->phase));
 		return NULL;
 	}
+	/* The dataplane can die between its last event and this request:
+	 * sluiced sees the closed channel before the pidfd, so a send that
+	 * finds no channel is a dead dataplane, not a busy one. */
+	if (!d->dp_connected) {
+		*reply = sl_proto_error(id, "dataplane_down", NULL,
+					"the dataplane's channel is closed");
+		return NULL;
+	}
+	unsigned used = 0;
+	for (unsigned i = 0; i < SL_MAX_PENDING; i++)
+		used += d->pending[i].used;
 	json_t *copy = json_deep_copy(req);
 	struct sl_pending *p = send_pending(d, copy, cmd);
 	json_decref(copy);
 	if (!p) {
-		*reply = sl_proto_error(id, "busy", NULL, "too many requests in flight");
+		if (used < SL_MAX_PENDING)
+			*reply = sl_proto_error(id, "dataplane_down", NULL,
+						"the dataplane's channel broke");
+		else
+			*reply = sl_proto_error(id, "busy", NULL, "too many requests in flight");
 		return NULL;
 	}
 	p->client = idx;
