@@ -12,6 +12,7 @@
 
 #include <rte_hash.h>
 #include <rte_hash_crc.h>
+#include <rte_random.h>
 #include <rte_malloc.h>
 #include <rte_mbuf_ptype.h>
 #include <rte_prefetch.h>
@@ -109,19 +110,25 @@ static const struct sl_param fs_params[] = {
      .help = "IPFIX observation domain id"},
 };
 
-/* A flow's counts, at the table position of its key. */
+/* A flow's counts, at the table position of its key: 32 bytes, two to a
+ * cache line and never across one, so each packet's update is one line.
+ * The times are milliseconds since the epoch, kept modulo 2^32: a live
+ * record is never older than its active timeout (at most a day) plus a
+ * sweep, far inside the 49 days the difference of two such stamps covers. */
 struct fs_flow {
 	uint64_t packets;
 	uint64_t bytes;
-	uint64_t first_ms, last_ms;
+	uint32_t first, last;
 	uint16_t flags;
 	uint8_t used;
-};
+	uint8_t pad[5];
+} __rte_aligned(32);
 
 struct fs_state {
 	struct rte_hash *h;
-	struct fs_flow *flows; /* cap entries, indexed by key position */
-	uint32_t cap;
+	struct fs_flow *flows; /* slots entries, indexed by key position */
+	uint32_t cap;	       /* max_flows: the records the stage keeps */
+	uint32_t slots;	       /* the table's key positions (at least cap) */
 	uint32_t cursor; /* the expiry scan's next slot */
 	uint64_t idle_ms, active_ms;
 	uint64_t sweep_ms, last_scan_ms, credit; /* slots owed = credit / sweep_ms */
@@ -230,26 +237,38 @@ static inline int flow_key(const struct rte_mbuf *m, struct sl_flow_key *k, uint
 	return KEY_OK;
 }
 
-static inline struct sl_flow_rec *emit(struct fs_state *s, const struct sl_flow_key *k,
-				       const struct fs_flow *f, uint8_t reason)
+/* The full time of a stamp kept modulo 2^32, from the present. */
+static inline uint64_t stamp_ms(uint64_t now, uint32_t t)
 {
-	struct sl_flow_rec *r = &s->recs[s->n_recs++];
-	r->key = *k;
+	return now - (uint32_t)((uint32_t)now - t);
+}
+
+static inline void fill_rec(struct sl_flow_rec *r, const struct sl_flow_key *k,
+			    const struct fs_flow *f, uint8_t reason, uint64_t now)
+{
+	memset(r, 0, sizeof(*r));
+	memcpy(&r->key, k, sizeof(r->key));
 	r->tcp_flags = f->flags;
 	r->reason = reason;
-	memset(r->pad, 0, sizeof(r->pad));
 	r->packets = f->packets;
 	r->bytes = f->bytes;
-	r->first_ms = f->first_ms;
-	r->last_ms = f->last_ms;
+	r->first_ms = stamp_ms(now, f->first);
+	r->last_ms = stamp_ms(now, f->last);
+}
+
+static inline struct sl_flow_rec *emit(struct fs_state *s, const struct sl_flow_key *k,
+				       const struct fs_flow *f, uint8_t reason, uint64_t now)
+{
+	struct sl_flow_rec *r = &s->recs[s->n_recs++];
+	fill_rec(r, k, f, reason, now);
 	return r;
 }
 
 static inline uint8_t timed_out(const struct fs_state *s, const struct fs_flow *f, uint64_t now)
 {
-	if (now >= f->last_ms && now - f->last_ms >= s->idle_ms)
+	if ((uint32_t)((uint32_t)now - f->last) >= s->idle_ms)
 		return SL_FLOW_END_IDLE;
-	if (now >= f->first_ms && now - f->first_ms >= s->active_ms)
+	if ((uint32_t)((uint32_t)now - f->first) >= s->active_ms)
 		return SL_FLOW_END_ACTIVE;
 	return 0;
 }
@@ -286,7 +305,7 @@ static void expire_and_hand_off(struct sl_stage *st, uint64_t now)
 	uint64_t idle = 0, act = 0;
 	uint64_t el = now > s->last_scan_ms ? RTE_MIN(now - s->last_scan_ms, s->sweep_ms) : 0;
 	s->last_scan_ms = RTE_MAX(now, s->last_scan_ms);
-	s->credit += el * s->cap;
+	s->credit += el * s->slots;
 	uint64_t owed = s->credit / s->sweep_ms;
 	if (owed > FS_SCAN_MAX) {
 		owed = FS_SCAN_MAX;
@@ -294,16 +313,16 @@ static void expire_and_hand_off(struct sl_stage *st, uint64_t now)
 	} else {
 		s->credit -= owed * s->sweep_ms;
 	}
-	for (uint32_t j = 0, lim = (uint32_t)RTE_MIN(owed, (uint64_t)s->cap); j < lim; j++) {
+	for (uint32_t j = 0, lim = (uint32_t)RTE_MIN(owed, (uint64_t)s->slots); j < lim; j++) {
 		uint32_t p = s->cursor;
-		s->cursor = p + 1 == s->cap ? 0 : p + 1;
+		s->cursor = p + 1 == s->slots ? 0 : p + 1;
 		struct fs_flow *f = &s->flows[p];
 		uint8_t why;
 		void *kp;
 		if (!f->used || !(why = timed_out(s, f, now)) ||
 		    rte_hash_get_key_with_position(s->h, (int32_t)p, &kp) < 0)
 			continue;
-		struct sl_flow_rec *r = emit(s, kp, f, why);
+		struct sl_flow_rec *r = emit(s, kp, f, why, now);
 		forget(s, p, &r->key);
 		idle += why == SL_FLOW_END_IDLE;
 		act += why == SL_FLOW_END_ACTIVE;
@@ -366,27 +385,35 @@ static void fs_process(struct sl_stage *st, struct rte_mbuf **pkts, uint16_t n)
 	for (uint16_t k = 0; k < nk; k++) {
 		int32_t p =
 		    stale ? rte_hash_lookup_with_hash(s->h, s->kp[k], s->sig[k]) : s->pos[k];
-		if (p < 0)
+		/* The table has room for more keys than max_flows (a half-full
+		 * table keeps keys in their first bucket); the records stop at
+		 * max_flows. */
+		if (p < 0 && s->active < s->cap)
 			p = rte_hash_add_key_with_hash(s->h, s->kp[k], s->sig[k]);
 		if (p < 0) {
 			/* Table full: the packet is reported alone, as its own
 			 * record ended for lack of resources. */
-			struct fs_flow one = {1, s->bytes[k], now, now, s->tflags[k], 1};
-			emit(s, &s->keys[k], &one, SL_FLOW_END_LACK);
+			struct fs_flow one = {.packets = 1,
+					      .bytes = s->bytes[k],
+					      .first = (uint32_t)now,
+					      .last = (uint32_t)now,
+					      .flags = s->tflags[k],
+					      .used = 1};
+			emit(s, &s->keys[k], &one, SL_FLOW_END_LACK, now);
 			full++;
 			continue;
 		}
 		struct fs_flow *f = &s->flows[p];
 		if (!f->used) {
-			*f = (struct fs_flow){0, 0, now, now, 0, 1};
+			*f = (struct fs_flow){.first = (uint32_t)now, .used = 1};
 			s->active++;
 		}
 		f->packets++;
 		f->bytes += s->bytes[k];
-		f->last_ms = now;
+		f->last = (uint32_t)now;
 		f->flags |= s->tflags[k];
 		if (s->tflags[k] & 0x05) { /* FIN or RST */
-			emit(s, &s->keys[k], f, SL_FLOW_END_EOF);
+			emit(s, &s->keys[k], f, SL_FLOW_END_EOF, now);
 			rte_hash_del_key_with_hash(s->h, s->kp[k], s->sig[k]);
 			f->used = 0;
 			s->active--;
@@ -413,6 +440,15 @@ static void fs_free(struct fs_state *s)
 	s->flows = NULL;
 }
 
+/* The memory a table of `slots` key positions takes: rte_hash's buckets
+ * and their extension (one 64-byte bucket per 8 slots of the power of two,
+ * twice), its key store (a cache line a key) and the records. */
+static size_t fs_table_bytes(uint32_t slots)
+{
+	size_t b = rte_align32pow2(slots) / 8;
+	return 2 * b * 64 + (size_t)slots * (64 + sizeof(struct fs_flow));
+}
+
 static int fs_init(struct sl_stage *st, const struct sl_stage_env *env, char *err, size_t len)
 {
 	static unsigned seq;
@@ -421,27 +457,37 @@ static int fs_init(struct sl_stage *st, const struct sl_stage_env *env, char *er
 	char name[RTE_HASH_NAMESIZE];
 
 	s->cap = (uint32_t)c->max_flows;
+	/* rte_hash gives a table of N keys the next power of two of N bucket
+	 * slots: at max_flows keys and a power of two, every bucket is full,
+	 * keys spill into their second bucket and the extension chains, and
+	 * a lookup walks them. Asking for more than half of the power of two
+	 * above 2 x max_flows keeps the buckets at most half full, while the
+	 * key store (sized by N) grows by at most a third. */
+	s->slots = RTE_MAX(s->cap, rte_align32pow2(2 * s->cap) / 2 + 1);
 	s->idle_ms = c->idle_timeout * 1000;
 	s->active_ms = c->active_timeout * 1000;
 	s->sweep_ms = RTE_MAX((uint64_t)FS_MIN_SWEEP_MS, RTE_MIN(s->idle_ms, s->active_ms) / 4);
 	snprintf(name, sizeof(name), "sl_flows_%u", __atomic_fetch_add(&seq, 1, __ATOMIC_RELAXED));
 	/* The extendable table takes every one of max_flows keys, however
 	 * they fall into buckets: a full table means max_flows flows. */
+	/* A secret seed: flows an attacker chose to share buckets would
+	 * otherwise all land in one extension chain. */
 	struct rte_hash_parameters hp = {
 	    .name = name,
-	    .entries = s->cap,
+	    .entries = s->slots,
 	    .key_len = sizeof(struct sl_flow_key),
 	    .hash_func = rte_hash_crc,
+	    .hash_func_init_val = (uint32_t)rte_rand(),
 	    .socket_id = env->socket,
 	    .extra_flag = RTE_HASH_EXTRA_FLAGS_EXT_TABLE,
 	};
 	s->h = rte_hash_create(&hp);
-	s->flows = rte_zmalloc_socket("sl_flows", (size_t)s->cap * sizeof(struct fs_flow),
+	s->flows = rte_zmalloc_socket("sl_flows", (size_t)s->slots * sizeof(struct fs_flow),
 				      RTE_CACHE_LINE_SIZE, env->socket);
 	if (!s->h || !s->flows) {
 		fs_free(s);
 		snprintf(err, len, "no hugepage memory for a table of %u flows (about %zu MiB)",
-			 s->cap, (size_t)s->cap * 128 >> 20);
+			 s->cap, fs_table_bytes(s->slots) >> 20);
 		return -1;
 	}
 	struct timespec ts;
@@ -480,21 +526,13 @@ static void fs_fini(struct sl_stage *st)
 	enum { CHUNK = 1024 };
 	struct sl_flow_rec *batch = malloc(CHUNK * sizeof(*batch));
 	size_t nb = 0, tried = 0, put = 0;
-	for (uint32_t p = 0; batch && p < s->cap; p++) {
+	for (uint32_t p = 0; batch && p < s->slots; p++) {
 		struct fs_flow *f = &s->flows[p];
 		void *kp;
 		if (!f->used || rte_hash_get_key_with_position(s->h, (int32_t)p, &kp) < 0)
 			continue;
 		uint8_t why = timed_out(s, f, now);
-		struct sl_flow_rec *r = &batch[nb++];
-		memset(r, 0, sizeof(*r));
-		memcpy(&r->key, kp, sizeof(r->key));
-		r->tcp_flags = f->flags;
-		r->reason = why ? why : SL_FLOW_END_FORCED;
-		r->packets = f->packets;
-		r->bytes = f->bytes;
-		r->first_ms = f->first_ms;
-		r->last_ms = f->last_ms;
+		fill_rec(&batch[nb++], kp, f, why ? why : SL_FLOW_END_FORCED, now);
 		if (nb == CHUNK) {
 			put += sl_flow_export_put_wait(s->x, batch, nb);
 			tried += nb;
