@@ -1376,13 +1376,15 @@ static int load_dataplane(struct loader *L, const struct sl_ynode *n)
 {
 	static const char *const keys[] = {"name",	  "cores",	 "burst",     "ring_size",
 					   "mbufs",	  "tx_retries",	 "ring_full", "file_dirs",
-					   "watchdog_ms", "test_faults", "plugins",  NULL};
+					   "watchdog_ms", "test_faults", "plugins",  "tx_stall_us",
+					   NULL};
 	struct sl_conf_dataplane *dp = &L->c->dp;
 	const struct sl_ynode *x;
 
 	dp->burst = 32;
 	dp->ring_size = 1024;
 	dp->tx_retries = 16;
+	dp->tx_stall_us = SL_TX_STALL_US_DEFAULT;
 	dp->watchdog_ms = 500;
 	if (!n) {
 		dp->name = strdup("sluice");
@@ -1437,7 +1439,10 @@ static int load_dataplane(struct loader *L, const struct sl_ynode *n)
 			    (unsigned long long)dp->ring_size, (unsigned long long)dp->burst,
 			    (unsigned long long)(2 * dp->burst <= 64 ? 64 : 2 * dp->burst));
 		if ((x = sl_yaml_get(n, "tx_retries")) &&
-		    parse_uint(L, x, "tx_retries", 0, 100000, &dp->tx_retries) < 0)
+		    parse_uint(L, x, "tx_retries", 0, 1000000000, &dp->tx_retries) < 0)
+			return -1;
+		if ((x = sl_yaml_get(n, "tx_stall_us")) &&
+		    parse_uint(L, x, "tx_stall_us", 1, 10000000, &dp->tx_stall_us) < 0)
 			return -1;
 		if ((x = sl_yaml_get(n, "file_dirs")) && load_file_dirs(L, x) < 0)
 			return -1;

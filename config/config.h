@@ -102,6 +102,7 @@ struct sl_conf_dataplane {
 	uint64_t ring_size;
 	uint64_t mbufs; /* 0: computed */
 	uint64_t tx_retries;
+	uint64_t tx_stall_us; /* port_tx gives a full queue this long without progress */
 	bool ring_drop;	  /* ring_full: drop (else backpressure) */
 	bool rx_seqn;	  /* derived: a stage reads port_rx's sequence numbers */
 	char **file_dirs; /* where vdev file arguments may point (socket loads) */

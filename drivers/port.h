@@ -149,14 +149,15 @@ static inline uint16_t sl_port_tx(struct sl_port *p, uint16_t q, struct rte_mbuf
 }
 
 /* Send all n packets, retrying a full TX queue at most `retries` times and
- * for at most SL_TX_RETRY_US microseconds without progress (a dead link
- * must not hold the core for 100000 retries; a peer that is merely slow to
- * read, like a memif client, gets its time). The packets still not sent are
- * freed and their count returned, so the caller can count them as drops. */
-#define SL_TX_RETRY_US 100
+ * for at most stall_tsc TSC cycles without progress (dataplane.tx_stall_us:
+ * a dead link must not hold the core for 100000 retries; a peer that is
+ * merely slow to read, like a memif client, gets its time). The packets
+ * still not sent are freed and their count returned, so the caller can
+ * count them as drops. */
+#define SL_TX_STALL_US_DEFAULT 100
 
 static inline uint16_t sl_port_tx_all(struct sl_port *p, uint16_t q, struct rte_mbuf **pkts,
-				      uint16_t n, uint32_t retries)
+				      uint16_t n, uint32_t retries, uint64_t stall_tsc)
 {
 	uint16_t sent = sl_port_tx(p, q, pkts, n);
 	uint64_t give_up = 0;
@@ -169,7 +170,7 @@ static inline uint16_t sl_port_tx_all(struct sl_port *p, uint16_t q, struct rte_
 		} else {
 			uint64_t now = rte_rdtsc();
 			if (!give_up)
-				give_up = now + rte_get_tsc_hz() / 1000000 * SL_TX_RETRY_US;
+				give_up = now + stall_tsc;
 			else if (now > give_up)
 				break;
 		}

@@ -4,6 +4,7 @@
 
 #include "stages/port_io.h"
 
+#include <rte_cycles.h>
 #include <rte_errno.h>
 #include <rte_mbuf_dyn.h>
 #include <rte_reorder.h>
@@ -25,6 +26,8 @@ int sl_port_io_init(struct sl_stage *st, const struct sl_stage_env *env, char *e
 	s->queue = env->queue;
 	st->no_tick = !env->port->drv || !env->port->drv->tx_idle;
 	s->retries = env->tx_retries;
+	s->stall_tsc = rte_get_tsc_hz() / 1000000 *
+		       (env->tx_stall_us ? env->tx_stall_us : SL_TX_STALL_US_DEFAULT);
 	s->ts_mult = 0;
 	s->seqn_off = -1;
 	if (env->rx_seqn) {

@@ -13,6 +13,7 @@ struct sl_port_io_state {
 	struct sl_port *port;
 	uint16_t queue;
 	uint32_t retries;
+	uint64_t stall_tsc; /* port_tx: give up a queue this long without progress */
 	/* port_rx: scale the port's RX timestamps to nanoseconds (0: no). */
 	uint32_t ts_mult;
 	int ts_off;

@@ -19,7 +19,7 @@ static const struct sl_param tx_params[] = {
 static void port_tx_process(struct sl_stage *st, struct rte_mbuf **pkts, uint16_t n)
 {
 	struct sl_port_io_state *s = st->state;
-	uint16_t lost = sl_port_tx_all(s->port, s->queue, pkts, n, s->retries);
+	uint16_t lost = sl_port_tx_all(s->port, s->queue, pkts, n, s->retries, s->stall_tsc);
 
 	st->cnt->out[0] += n - lost;
 	st->cnt->drops[TX_FULL] += lost;

@@ -131,6 +131,7 @@ struct sl_stage_env {
 	struct sl_port *port; /* port_rx / port_tx: the opened port */
 	uint16_t queue;	      /* port_rx / port_tx: this instance's queue */
 	uint32_t tx_retries;  /* port_tx: bounded retries before counting a drop */
+	uint32_t tx_stall_us; /* port_tx: ... and at most this long without progress */
 	bool rx_seqn;	      /* port_rx: stamp sequence numbers (a reorder exists) */
 	/* Open the path of a FILE (write false) or OUTFILE (write true) param,
 	 * as the config's trust allows: for a client's config, walking from
@@ -249,7 +250,7 @@ const struct sl_stage_type *sl_stage_type_first(void);
  * plugin compiled against this header sees them. Bump it with any change to
  * those; a plugin built for another value is refused when it loads. */
 #ifndef SL_STAGE_ABI
-#define SL_STAGE_ABI 1
+#define SL_STAGE_ABI 2
 #endif
 
 #ifdef SL_PLUGIN

@@ -156,7 +156,9 @@ two_cluster_config() {
 
 # memif_sender PCAP SOCKET ID NAME: a standalone pipeline, named NAME, that
 # replays PCAP into memif interface ID (as the client) on core 0, retrying a
-# full ring rather than dropping.
+# full ring rather than dropping: for up to 2 s without progress, since the
+# receiver's core is shared with the rest of a test run and may not run for
+# longer than port_tx's default 100 us.
 memif_sender() {
 	cat <<YAML
 ports:
@@ -169,6 +171,6 @@ graph:
   connectors: [ "rx -> tx" ]
 clusters: { s: [rx, tx] }
 mapping: { s: { core: 0 } }
-dataplane: { name: $4, cores: [0], tx_retries: 100000 }
+dataplane: { name: $4, cores: [0], tx_retries: 1000000000, tx_stall_us: 2000000 }
 YAML
 }
