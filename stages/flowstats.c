@@ -124,6 +124,18 @@ struct fs_flow {
 	uint8_t pad[5];
 } __rte_aligned(32);
 
+/* One burst's flow keys, what each packet adds, and where its flow sits. */
+struct fs_batch {
+	struct sl_flow_key keys[SL_BURST_MAX];
+	const void *kp[SL_BURST_MAX];
+	hash_sig_t sig[SL_BURST_MAX];
+	int32_t pos[SL_BURST_MAX];
+	uint32_t bytes[SL_BURST_MAX];
+	uint16_t tflags[SL_BURST_MAX];
+	uint16_t n;
+	uint64_t now; /* ms, when its packets arrived */
+};
+
 struct fs_state {
 	struct rte_hash *h;
 	struct fs_flow *flows; /* slots entries, indexed by key position */
@@ -136,13 +148,10 @@ struct fs_state {
 	uint64_t active;			 /* flows in the table */
 	struct sl_flow_exporter *x;
 	struct rte_ring *ring;
-	/* Per-burst scratch, here rather than on the worker's stack. */
-	struct sl_flow_key keys[SL_BURST_MAX];
-	const void *kp[SL_BURST_MAX];
-	hash_sig_t sig[SL_BURST_MAX];
-	int32_t pos[SL_BURST_MAX];
-	uint32_t bytes[SL_BURST_MAX];
-	uint16_t tflags[SL_BURST_MAX];
+	/* Two bursts' keys: the one being looked up and the one whose flows'
+	 * counts wait for the next call (see fs_process). */
+	struct fs_batch b[2];
+	uint8_t cur; /* b[cur] is filled next; b[cur ^ 1] is pending */
 	uint16_t n_recs;
 	struct sl_flow_rec recs[SL_BURST_MAX + FS_SCAN_MAX];
 };
@@ -343,63 +352,38 @@ static void expire_and_hand_off(struct sl_stage *st, uint64_t now)
 	s->n_recs = 0;
 }
 
-/* On the worker about every 50 us, traffic or not: flows of a silent input
- * still end on their timeouts, and the exporter's counts settle. */
-static void fs_tick(struct sl_stage *st)
+/* The counts of the pending burst into its flows. Its positions were
+ * looked up in the previous call, and the table has not changed since
+ * (every change goes through here or the expiry scan, which runs after
+ * this); its flows' cache lines were fetched meanwhile. */
+static void apply_pending(struct sl_stage *st)
 {
 	struct fs_state *s = st->state;
-	expire_and_hand_off(st, now_ms(s, rte_rdtsc()));
-}
-
-static void fs_process(struct sl_stage *st, struct rte_mbuf **pkts, uint16_t n)
-{
-	struct fs_state *s = st->state;
-	uint64_t now = now_ms(s, rte_rdtsc());
-	uint64_t non_ip = 0, unparsed = 0, full = 0, fin = 0;
-	uint16_t nk = 0;
-
-	for (uint16_t i = 0; i < n; i++) {
-		int r = flow_key(pkts[i], &s->keys[nk], &s->bytes[nk], &s->tflags[nk]);
-		if (r == KEY_OK) {
-			s->kp[nk] = &s->keys[nk];
-			s->sig[nk] = rte_hash_hash(s->h, &s->keys[nk]);
-			nk++;
-		} else if (r == KEY_NON_IP) {
-			non_ip++;
-		} else {
-			unparsed++;
-		}
-	}
-	for (uint16_t i = 0; i < nk; i += RTE_HASH_LOOKUP_BULK_MAX)
-		rte_hash_lookup_with_hash_bulk(s->h, s->kp + i, s->sig + i,
-					       RTE_MIN(nk - i, RTE_HASH_LOOKUP_BULK_MAX),
-					       s->pos + i);
-	/* The counts of a large table are cache misses: start them all now. */
-	for (uint16_t k = 0; k < nk; k++)
-		if (s->pos[k] >= 0)
-			rte_prefetch0(&s->flows[s->pos[k]]);
-	/* Once a flow ended within this burst its position may be taken by a
+	struct fs_batch *b = &s->b[s->cur ^ 1];
+	uint64_t now = b->now, full = 0, fin = 0;
+	/* Once a flow ended within the burst its position may be taken by a
 	 * new flow: the positions looked up in bulk no longer hold, so the
 	 * rest of the burst looks up one by one. */
 	bool stale = false;
-	for (uint16_t k = 0; k < nk; k++) {
+	for (uint16_t k = 0; k < b->n; k++) {
 		int32_t p =
-		    stale ? rte_hash_lookup_with_hash(s->h, s->kp[k], s->sig[k]) : s->pos[k];
+		    stale ? rte_hash_lookup_with_hash(s->h, b->kp[k], b->sig[k]) : b->pos[k];
 		/* The table has room for more keys than max_flows (a half-full
 		 * table keeps keys in their first bucket); the records stop at
-		 * max_flows. */
+		 * max_flows. An add of a key already added earlier in the
+		 * burst returns that key's position. */
 		if (p < 0 && s->active < s->cap)
-			p = rte_hash_add_key_with_hash(s->h, s->kp[k], s->sig[k]);
+			p = rte_hash_add_key_with_hash(s->h, b->kp[k], b->sig[k]);
 		if (p < 0) {
 			/* Table full: the packet is reported alone, as its own
 			 * record ended for lack of resources. */
 			struct fs_flow one = {.packets = 1,
-					      .bytes = s->bytes[k],
+					      .bytes = b->bytes[k],
 					      .first = (uint32_t)now,
 					      .last = (uint32_t)now,
-					      .flags = s->tflags[k],
+					      .flags = b->tflags[k],
 					      .used = 1};
-			emit(s, &s->keys[k], &one, SL_FLOW_END_LACK, now);
+			emit(s, &b->keys[k], &one, SL_FLOW_END_LACK, now);
 			full++;
 			continue;
 		}
@@ -409,26 +393,81 @@ static void fs_process(struct sl_stage *st, struct rte_mbuf **pkts, uint16_t n)
 			s->active++;
 		}
 		f->packets++;
-		f->bytes += s->bytes[k];
+		f->bytes += b->bytes[k];
 		f->last = (uint32_t)now;
-		f->flags |= s->tflags[k];
-		if (s->tflags[k] & 0x05) { /* FIN or RST */
-			emit(s, &s->keys[k], f, SL_FLOW_END_EOF, now);
-			rte_hash_del_key_with_hash(s->h, s->kp[k], s->sig[k]);
+		f->flags |= b->tflags[k];
+		if (b->tflags[k] & 0x05) { /* FIN or RST */
+			emit(s, &b->keys[k], f, SL_FLOW_END_EOF, now);
+			rte_hash_del_key_with_hash(s->h, b->kp[k], b->sig[k]);
 			f->used = 0;
 			s->active--;
 			stale = true;
 			fin++;
 		}
 	}
+	b->n = 0;
 	if (likely(st->aux != NULL)) {
 		uint64_t *a = st->aux;
 		a[AUX_TABLE_FULL] += full;
 		a[AUX_END_FIN_RST] += fin;
+	}
+}
+
+/* On the worker about every 50 us, traffic or not: the pending burst's
+ * counts land, flows of a silent input still end on their timeouts, and
+ * the exporter's counts settle. */
+static void fs_tick(struct sl_stage *st)
+{
+	struct fs_state *s = st->state;
+	apply_pending(st);
+	expire_and_hand_off(st, now_ms(s, rte_rdtsc()));
+}
+
+/* A burst's flows are three dependent cache misses per packet on a large
+ * table: the bucket, the key, then the counts. The first two are rte_hash's
+ * bulk lookup; the third is overlapped with the rest of the pipeline: this
+ * call looks its burst up and prefetches the counts, and the next call (or
+ * the tick, within about 50 us) adds them, when they are in cache. Packets
+ * go on at once; only the counters lag, by one burst. */
+static void fs_process(struct sl_stage *st, struct rte_mbuf **pkts, uint16_t n)
+{
+	struct fs_state *s = st->state;
+	struct fs_batch *b = &s->b[s->cur];
+	uint64_t now = now_ms(s, rte_rdtsc());
+	uint64_t non_ip = 0, unparsed = 0;
+	uint16_t nk = 0;
+
+	for (uint16_t i = 0; i < n; i++) {
+		int r = flow_key(pkts[i], &b->keys[nk], &b->bytes[nk], &b->tflags[nk]);
+		if (r == KEY_OK) {
+			b->kp[nk] = &b->keys[nk];
+			b->sig[nk] = rte_hash_hash(s->h, &b->keys[nk]);
+			nk++;
+		} else if (r == KEY_NON_IP) {
+			non_ip++;
+		} else {
+			unparsed++;
+		}
+	}
+	apply_pending(st);
+	/* Expiry changes the table too: before this burst's lookup, so that
+	 * its positions hold until the next call applies them. */
+	expire_and_hand_off(st, now);
+	for (uint16_t i = 0; i < nk; i += RTE_HASH_LOOKUP_BULK_MAX)
+		rte_hash_lookup_with_hash_bulk(s->h, b->kp + i, b->sig + i,
+					       RTE_MIN(nk - i, RTE_HASH_LOOKUP_BULK_MAX),
+					       b->pos + i);
+	for (uint16_t k = 0; k < nk; k++)
+		if (b->pos[k] >= 0)
+			rte_prefetch0(&s->flows[b->pos[k]]);
+	b->n = nk;
+	b->now = now;
+	s->cur ^= 1;
+	if (likely(st->aux != NULL)) {
+		uint64_t *a = st->aux;
 		a[AUX_NON_IP] += non_ip;
 		a[AUX_UNPARSED] += unparsed;
 	}
-	expire_and_hand_off(st, now);
 	sl_forward(st, 0, pkts, n);
 }
 
@@ -526,6 +565,13 @@ static void fs_fini(struct sl_stage *st)
 	enum { CHUNK = 1024 };
 	struct sl_flow_rec *batch = malloc(CHUNK * sizeof(*batch));
 	size_t nb = 0, tried = 0, put = 0;
+	/* The last burst's counts, and the records they end, first. */
+	apply_pending(st);
+	if (s->n_recs) {
+		put += sl_flow_export_put_wait(s->x, s->recs, s->n_recs);
+		tried += s->n_recs;
+		s->n_recs = 0;
+	}
 	for (uint32_t p = 0; batch && p < s->slots; p++) {
 		struct fs_flow *f = &s->flows[p];
 		void *kp;
